@@ -1,0 +1,213 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/container-watchdog/container-watchdog/watchdog"
+)
+
+// AgentCmd groups the registry commands.
+type AgentCmd struct {
+	Add AgentAddCmd `cmd:"" help:"Register an agent type and reconcile its containers."`
+	Set AgentSetCmd `cmd:"" help:"Change an agent; containers whose configuration changed are recreated."`
+	Rm  AgentRmCmd  `cmd:"" help:"Unregister an agent and remove its containers."`
+	Ls  AgentLsCmd  `cmd:"" help:"List agents and instances."`
+}
+
+// AgentAddCmd is `agent add`.
+type AgentAddCmd struct {
+	Name        string   `arg:"" name:"agent" help:"Agent name: [a-z0-9][a-z0-9_]*, at most 63 characters."`
+	Image       string   `required:"" placeholder:"IMG" help:"Image to run."`
+	Instance    []string `sep:"none" placeholder:"NAME" help:"Instance name (repeatable; default: default)."`
+	HostMode    bool     `help:"Registered, but runs on the host: no container is expected or created."`
+	Env         []string `sep:"none" placeholder:"K=V" help:"Environment variable (repeatable)."`
+	StatePath   string   `default:"/state" placeholder:"PATH" help:"Where the state volume is mounted."`
+	NoReconcile bool     `help:"Only change the registry."`
+	Command     []string `arg:"" optional:"" placeholder:"CMD" help:"Command and arguments, after --."`
+}
+
+// Run implements the command.
+func (c *AgentAddCmd) Run(ctx context.Context, e *env) error {
+	a := watchdog.Agent{
+		Name: c.Name, Image: c.Image, HostMode: c.HostMode, Env: c.Env,
+		StatePath: c.StatePath, Command: c.Command, Instances: c.Instance,
+	}
+	if len(a.Instances) == 0 {
+		a.Instances = []string{watchdog.DefaultInstance}
+	}
+	// Validate before opening the registry: bad input writes nothing, not even a new file.
+	if err := a.Validate(); err != nil {
+		return err
+	}
+	db, err := e.openRegistry(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if _, err := db.AddAgent(ctx, a); err != nil {
+		return err
+	}
+	if c.NoReconcile {
+		return nil
+	}
+	return e.converge(ctx, db, e.names(a), watchdog.ConvergeOptions{})
+}
+
+// AgentSetCmd is `agent set`.
+type AgentSetCmd struct {
+	Name        string   `arg:"" name:"agent" help:"Agent to change."`
+	Image       string   `placeholder:"IMG" help:"New image."`
+	Instance    []string `sep:"none" placeholder:"NAME" help:"Replace the instance list (repeatable)."`
+	HostMode    *bool    `negatable:"" help:"Switch host mode on or off."`
+	Env         []string `sep:"none" placeholder:"K=V" help:"Replace the environment (repeatable)."`
+	ClearEnv    bool     `help:"Remove every environment variable."`
+	StatePath   string   `placeholder:"PATH" help:"New state volume mount point."`
+	Purge       bool     `help:"Also remove the state volumes of instances that leave."`
+	NoReconcile bool     `help:"Only change the registry."`
+	Command     []string `arg:"" optional:"" placeholder:"CMD" help:"Replace the command, after --."`
+}
+
+// Run implements the command.
+func (c *AgentSetCmd) Run(ctx context.Context, e *env) error {
+	if err := watchdog.ValidateAgentName(c.Name); err != nil {
+		return err
+	}
+	if c.ClearEnv && len(c.Env) > 0 {
+		return fmt.Errorf("%w: --clear-env and --env %q together", watchdog.ErrInvalid, c.Env[0])
+	}
+	db, err := e.openRegistry(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	before, after, err := db.UpdateAgent(ctx, c.Name, func(a *watchdog.Agent) error {
+		if c.Image != "" {
+			a.Image = c.Image
+		}
+		if len(c.Instance) > 0 {
+			a.Instances = c.Instance
+		}
+		if c.HostMode != nil {
+			a.HostMode = *c.HostMode
+		}
+		if len(c.Env) > 0 {
+			a.Env = c.Env
+		}
+		if c.ClearEnv {
+			a.Env = nil
+		}
+		if c.StatePath != "" {
+			a.StatePath = c.StatePath
+		}
+		if len(c.Command) > 0 {
+			a.Command = c.Command
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if c.NoReconcile {
+		return nil
+	}
+	names := append(e.names(before), e.names(after)...)
+	return e.converge(ctx, db, names, watchdog.ConvergeOptions{RemoveUnlisted: true, Purge: c.Purge})
+}
+
+// AgentRmCmd is `agent rm`.
+type AgentRmCmd struct {
+	Name        string `arg:"" name:"agent" help:"Agent to unregister."`
+	Purge       bool   `help:"Also remove the state volumes."`
+	NoReconcile bool   `help:"Only change the registry."`
+}
+
+// Run implements the command.
+func (c *AgentRmCmd) Run(ctx context.Context, e *env) error {
+	if err := watchdog.ValidateAgentName(c.Name); err != nil {
+		return err
+	}
+	db, err := e.openRegistry(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	a, err := db.DeleteAgent(ctx, c.Name)
+	if err != nil {
+		return err
+	}
+	if c.NoReconcile {
+		return nil
+	}
+	return e.converge(ctx, db, e.names(a), watchdog.ConvergeOptions{RemoveUnlisted: true, Purge: c.Purge, OfAgent: a.Name})
+}
+
+// AgentLsCmd is `agent ls`.
+type AgentLsCmd struct {
+	JSON bool `name:"json" help:"Print JSON."`
+}
+
+// Run implements the command.
+func (c *AgentLsCmd) Run(ctx context.Context, e *env) error {
+	db, err := e.openRegistry(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	as, err := db.Agents(ctx)
+	if err != nil {
+		return err
+	}
+	if c.JSON {
+		if as == nil {
+			as = []watchdog.Agent{}
+		}
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(as)
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "AGENT\tIMAGE\tMODE\tINSTANCES")
+	for _, a := range as {
+		mode := "container"
+		if a.HostMode {
+			mode = "host"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", a.Name, a.Image, mode, strings.Join(a.Instances, ","))
+	}
+	return tw.Flush()
+}
+
+// names lists the container names of an agent's instances.
+func (e *env) names(a watchdog.Agent) []string {
+	out := make([]string, 0, len(a.Instances))
+	for _, in := range a.Instances {
+		out = append(out, watchdog.ContainerName(e.g.Prefix, a.Name, in))
+	}
+	return out
+}
+
+// converge reconciles names against the registry after a change to it and
+// prints the outcome; a failure keeps the registry change (exit 1).
+func (e *env) converge(ctx context.Context, db registryReader, names []string, opt watchdog.ConvergeOptions) error {
+	agents, err := db.Agents(ctx)
+	if err != nil {
+		return err
+	}
+	rs, err := e.reconciler().Converge(ctx, agents, names, opt)
+	if err != nil {
+		return fmt.Errorf("registry updated, but reconcile failed: %w", err)
+	}
+	if err := e.printResults(rs); err != nil {
+		return errors.Join(errors.New("registry updated"), err)
+	}
+	return nil
+}
+
+type registryReader interface {
+	Agents(ctx context.Context) ([]watchdog.Agent, error)
+}

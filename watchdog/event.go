@@ -1,0 +1,96 @@
+package watchdog
+
+import (
+	"fmt"
+	"time"
+)
+
+// EventType names what happened. The first four are the contract's.
+type EventType string
+
+const (
+	EventStopped        EventType = "container_stopped"
+	EventMissing        EventType = "container_missing"
+	EventRecreated      EventType = "container_recreated"
+	EventRecreateFailed EventType = "container_recreate_failed"
+	// EventRunning reports that a stopped or missing container runs again
+	// without the watchdog recreating it (the restart policy brought it back).
+	EventRunning EventType = "container_running"
+	// EventOrphaned reports a managed container the registry does not know.
+	EventOrphaned EventType = "container_orphaned"
+)
+
+// EventTypes lists every type, in a stable order.
+var EventTypes = []EventType{EventStopped, EventMissing, EventRecreated, EventRecreateFailed, EventRunning, EventOrphaned}
+
+// Priority is the syslog priority journald gets for the type.
+func (t EventType) Priority() int {
+	switch t {
+	case EventRecreateFailed:
+		return 3 // err
+	case EventStopped, EventMissing, EventOrphaned:
+		return 4 // warning
+	case EventRecreated:
+		return 5 // notice
+	default:
+		return 6 // info
+	}
+}
+
+// MessageID is the fixed journald MESSAGE_ID of the type (see units/container-watchdog.catalog).
+func (t EventType) MessageID() string {
+	switch t {
+	case EventStopped:
+		return "5b0a3f0c6f7e4b7f9a3c2d1e0f4a5b01"
+	case EventMissing:
+		return "5b0a3f0c6f7e4b7f9a3c2d1e0f4a5b02"
+	case EventRecreated:
+		return "5b0a3f0c6f7e4b7f9a3c2d1e0f4a5b03"
+	case EventRecreateFailed:
+		return "5b0a3f0c6f7e4b7f9a3c2d1e0f4a5b04"
+	case EventRunning:
+		return "5b0a3f0c6f7e4b7f9a3c2d1e0f4a5b05"
+	case EventOrphaned:
+		return "5b0a3f0c6f7e4b7f9a3c2d1e0f4a5b06"
+	}
+	return "5b0a3f0c6f7e4b7f9a3c2d1e0f4a5b00"
+}
+
+// Event is one entry of the event log. Its JSON form is the contract's.
+type Event struct {
+	ID        int64     `json:"id"`
+	Time      time.Time `json:"time"`
+	Type      EventType `json:"type"`
+	Container string    `json:"container"`
+	Agent     string    `json:"agent"`
+	Instance  string    `json:"instance"`
+	Detail    string    `json:"detail,omitempty"`
+	// Evidence holds the recent docker lifecycle facts about the container
+	// (exit code, kill signal, OOM), as extra journald fields.
+	Evidence map[string]string `json:"evidence,omitempty"`
+}
+
+// Message is the one readable sentence journald shows.
+func (e Event) Message() string {
+	var s string
+	switch e.Type {
+	case EventStopped:
+		s = fmt.Sprintf("Container %s stopped; leaving it to its restart policy", e.Container)
+	case EventMissing:
+		s = fmt.Sprintf("Container %s is missing; recreating it", e.Container)
+	case EventRecreated:
+		s = fmt.Sprintf("Container %s recreated", e.Container)
+	case EventRecreateFailed:
+		s = fmt.Sprintf("Container %s could not be recreated", e.Container)
+	case EventRunning:
+		s = fmt.Sprintf("Container %s is running again", e.Container)
+	case EventOrphaned:
+		s = fmt.Sprintf("Container %s is managed but not in the registry; leaving it alone", e.Container)
+	default:
+		s = fmt.Sprintf("Container %s: %s", e.Container, e.Type)
+	}
+	if e.Detail != "" {
+		s += ": " + e.Detail
+	}
+	return s
+}

@@ -1,0 +1,98 @@
+package watchdog
+
+import (
+	"context"
+	"time"
+)
+
+// Container is what docker reports about one container.
+type Container struct {
+	ID    string
+	Name  string
+	State string // docker's: running, exited, created, restarting, paused, dead
+	// Set from the labels; Managed is false for a container this tool did not create.
+	Managed    bool
+	Agent      string
+	Instance   string
+	ConfigHash string
+}
+
+// RunSpec is everything `docker run` needs to create an instance's container.
+type RunSpec struct {
+	Name      string
+	Image     string
+	Env       []string
+	Volume    string
+	StatePath string
+	Command   []string
+	Labels    map[string]string
+}
+
+// Docker is the container engine as the domain needs it. Errors from a
+// command docker ran and refused carry docker's stderr as their message.
+type Docker interface {
+	// List returns every container, running or not, whose name starts with prefix.
+	List(ctx context.Context, prefix string) ([]Container, error)
+	// Get returns the container with exactly this name, or nil when there is none.
+	Get(ctx context.Context, name string) (*Container, error)
+	Run(ctx context.Context, spec RunSpec) error
+	// Remove force-removes a container; removing one that is gone is not an error.
+	Remove(ctx context.Context, name string) error
+	// RemoveVolume removes a volume; removing one that is gone is not an error.
+	RemoveVolume(ctx context.Context, name string) error
+}
+
+// State is an expected instance's observed condition, or an orphan's.
+type State string
+
+const (
+	StateRunning  State = "running"
+	StateStopped  State = "stopped"
+	StateMissing  State = "missing"
+	StateOrphaned State = "orphaned"
+)
+
+// Observation is the last state the watchdog saw for a container. It is
+// persisted so that a condition is reported once, when it begins, even
+// across restarts of the daemon.
+type Observation struct {
+	Container string
+	Agent     string
+	Instance  string
+	State     State
+	Since     time.Time
+	// Detail is the last recreate failure, so a repeat is not reported again.
+	Detail string
+}
+
+// Registry is the persistent store as the domain needs it.
+type Registry interface {
+	Agents(ctx context.Context) ([]Agent, error)
+	Observations(ctx context.Context) (map[string]Observation, error)
+	// Observe stores o and appends evs to the event log in one transaction,
+	// filling in each event's ID.
+	Observe(ctx context.Context, o Observation, evs ...*Event) error
+	// Forget drops the observation of a container that is no longer watched.
+	Forget(ctx context.Context, container string) error
+}
+
+// Publisher fans stored events out (journald, SSE). It must not block.
+type Publisher interface {
+	Publish(Event)
+}
+
+// PublisherFunc adapts a function to Publisher.
+type PublisherFunc func(Event)
+
+// Publish implements Publisher.
+func (f PublisherFunc) Publish(e Event) { f(e) }
+
+// Publishers fans out to each in turn.
+type Publishers []Publisher
+
+// Publish implements Publisher.
+func (ps Publishers) Publish(e Event) {
+	for _, p := range ps {
+		p.Publish(e)
+	}
+}

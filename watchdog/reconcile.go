@@ -1,0 +1,226 @@
+package watchdog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+)
+
+// Outcome is what reconciling one container did.
+type Outcome string
+
+const (
+	Created   Outcome = "created"
+	Unchanged Outcome = "unchanged"
+	Recreated Outcome = "recreated"
+	Removed   Outcome = "removed"
+	Orphaned  Outcome = "orphaned"
+	Failed    Outcome = "failed"
+)
+
+// Result is the outcome for one container; Err is set when Outcome is Failed.
+type Result struct {
+	Container string
+	Outcome   Outcome
+	Err       error
+}
+
+// ConvergeOptions say what may be removed.
+type ConvergeOptions struct {
+	// All adds every registry instance and every managed container.
+	All bool
+	// RemoveUnlisted removes managed containers the registry does not list
+	// (an agent or instance just deleted); without it they are orphans.
+	RemoveUnlisted bool
+	// OfAgent adds every managed container labelled with this agent.
+	OfAgent string
+	// Purge also removes the state volume of every container removed.
+	Purge bool
+}
+
+// Reconciler is the only code that runs `docker run` and `docker rm`. It
+// makes docker match the registry, one container at a time, idempotently.
+type Reconciler struct {
+	Docker Docker
+	Prefix string
+}
+
+// Converge reconciles the named containers (with opt.All, also every
+// registry instance and every managed container) against agents, the
+// registry's current view, and docker's state read with one List call.
+// A failure with one container never stops the others.
+func (r *Reconciler) Converge(ctx context.Context, agents []Agent, names []string, opt ConvergeOptions) ([]Result, error) {
+	cs, err := r.Docker.List(ctx, r.Prefix)
+	if err != nil {
+		return nil, fmt.Errorf("list containers: %w", err)
+	}
+	observed := make(map[string]*Container, len(cs))
+	for i := range cs {
+		observed[cs[i].Name] = &cs[i]
+	}
+	if opt.All {
+		names = append([]string(nil), names...)
+		for _, in := range ExpectedInstances(agents) {
+			names = append(names, ContainerName(r.Prefix, in.Agent, in.Instance))
+		}
+	}
+	for _, c := range cs {
+		if c.Managed && (opt.All || opt.OfAgent != "" && c.Agent == opt.OfAgent) {
+			names = append(names, c.Name)
+		}
+	}
+	names = dedupe(names)
+	out := make([]Result, 0, len(names))
+	for _, n := range names {
+		o, err := r.one(ctx, agents, n, observed[n], opt)
+		out = append(out, Result{Container: n, Outcome: o, Err: err})
+	}
+	return out, nil
+}
+
+// Repair reconciles one container the tick saw missing, after looking at
+// docker afresh: the snapshot may be stale by the time a repair runs.
+func (r *Reconciler) Repair(ctx context.Context, agents []Agent, name string) (Outcome, error) {
+	c, err := r.Docker.Get(ctx, name)
+	if err != nil {
+		return Failed, fmt.Errorf("look up %s: %w", name, err)
+	}
+	return r.one(ctx, agents, name, c, ConvergeOptions{})
+}
+
+// one converges a single container. observed is nil when docker has none.
+func (r *Reconciler) one(ctx context.Context, agents []Agent, name string, observed *Container, opt ConvergeOptions) (Outcome, error) {
+	agent, listed := r.lookup(agents, name)
+	if observed != nil && !observed.Managed {
+		if listed && !agent.HostMode {
+			return Failed, fmt.Errorf("container %s exists but was not created by container-watchdog (no %s label); remove or rename it", name, LabelManaged)
+		}
+		return Unchanged, nil // never touch what is not ours
+	}
+	switch {
+	case listed && agent.HostMode, !listed && opt.RemoveUnlisted:
+		return r.remove(ctx, name, observed, opt.Purge)
+	case !listed:
+		if observed != nil {
+			return Orphaned, nil
+		}
+		return Unchanged, nil
+	}
+	spec := r.spec(agent, name)
+	if observed == nil {
+		if err := r.Docker.Run(ctx, spec); err != nil {
+			return Failed, err
+		}
+		return Created, nil
+	}
+	if observed.ConfigHash == spec.Labels[LabelConfig] {
+		return Unchanged, nil
+	}
+	if err := r.Docker.Remove(ctx, name); err != nil {
+		return Failed, fmt.Errorf("remove outdated %s: %w", name, err)
+	}
+	if err := r.Docker.Run(ctx, spec); err != nil {
+		return Failed, err
+	}
+	return Recreated, nil
+}
+
+func (r *Reconciler) remove(ctx context.Context, name string, observed *Container, purge bool) (Outcome, error) {
+	out := Unchanged
+	if observed != nil {
+		if err := r.Docker.Remove(ctx, name); err != nil {
+			return Failed, err
+		}
+		out = Removed
+	}
+	if purge {
+		if err := r.Docker.RemoveVolume(ctx, VolumeName(name)); err != nil {
+			return Failed, fmt.Errorf("purge volume of %s: %w", name, err)
+		}
+		out = Removed
+	}
+	return out, nil
+}
+
+// lookup finds the agent that lists the container's instance.
+func (r *Reconciler) lookup(agents []Agent, name string) (Agent, bool) {
+	in, err := ParseContainerName(r.Prefix, name)
+	if err != nil {
+		return Agent{}, false
+	}
+	for _, a := range agents {
+		if a.Name != in.Agent {
+			continue
+		}
+		for _, i := range a.Instances {
+			if i == in.Instance {
+				return a, true
+			}
+		}
+	}
+	return Agent{}, false
+}
+
+func (r *Reconciler) spec(a Agent, name string) RunSpec {
+	in, _ := ParseContainerName(r.Prefix, name)
+	return RunSpec{
+		Name:      name,
+		Image:     a.Image,
+		Env:       a.Env,
+		Volume:    VolumeName(name),
+		StatePath: a.StatePath,
+		Command:   a.Command,
+		Labels: map[string]string{
+			LabelManaged:  "true",
+			LabelAgent:    in.Agent,
+			LabelInstance: in.Instance,
+			LabelConfig:   a.ConfigHash(),
+		},
+	}
+}
+
+// ExpectedInstances lists the container instances of agents that are not
+// host-mode, sorted by agent then instance.
+func ExpectedInstances(agents []Agent) []Instance {
+	var out []Instance
+	for _, a := range agents {
+		if a.HostMode {
+			continue
+		}
+		for _, i := range a.Instances {
+			out = append(out, Instance{Agent: a.Name, Instance: i})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Agent != out[j].Agent {
+			return out[i].Agent < out[j].Agent
+		}
+		return out[i].Instance < out[j].Instance
+	})
+	return out
+}
+
+// Failures joins the errors of failed results, or returns nil.
+func Failures(rs []Result) error {
+	var errs []error
+	for _, r := range rs {
+		if r.Err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", r.Container, r.Err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func dedupe(names []string) []string {
+	seen := make(map[string]bool, len(names))
+	out := names[:0:0]
+	for _, n := range names {
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
