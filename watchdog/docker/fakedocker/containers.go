@@ -1,0 +1,578 @@
+package fakedocker
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"regexp"
+	"runtime"
+	"sort"
+	"strings"
+	"time"
+)
+
+var psCmd = &command{
+	flags: []flagSpec{
+		boolFlag("all", "a"), valFlag("filter", "f"), boolFlag("no-trunc"),
+		boolFlag("quiet", "q"), valFlag("format"), boolFlag("size", "s"),
+	},
+	interspersed: true, maxArgs: 0, usage: "[OPTIONS]",
+	faultKey: "ps", failCode: 1,
+	fn: func(c *call, st *state, p *parsedFlags) (int, bool) {
+		match, all, err := psFilter(p.vals["filter"])
+		if err != nil {
+			return c.errorf(1, "Error response from daemon: %v", err), false
+		}
+		all = all || p.has("all")
+		format := p.str("format")
+		switch format {
+		case "":
+			format = "{{.ID}}\t{{.Names}}\t{{.State}}"
+		case "json":
+			format = "{{json .}}"
+		}
+		if p.has("quiet") {
+			format = "{{.ID}}"
+		}
+		t, err := parseTemplate(format)
+		if err != nil {
+			return c.errorf(1, "%v", err), false
+		}
+		var rows []psRow
+		for _, ct := range sortedContainers(st) {
+			if !all && !isUp(ct.State) {
+				continue
+			}
+			if match(ct) {
+				rows = append(rows, newPSRow(ct, c.now, p.has("no-trunc")))
+			}
+		}
+		if err := execLines(c.stdout, t, rows); err != nil {
+			return c.errorf(1, "%v", err), false
+		}
+		return 0, false
+	},
+}
+
+// isUp is docker's State.Running, which is what `ps` without -a lists.
+func isUp(s string) bool { return s == "running" || s == "paused" || s == "restarting" }
+
+func sortedContainers(st *state) []*container {
+	cs := append([]*container(nil), st.Containers...)
+	sort.SliceStable(cs, func(i, j int) bool { return cs[i].Name < cs[j].Name })
+	return cs
+}
+
+// psFilter builds the --filter predicate with docker's semantics: values
+// of one key are ORed, except label which is ANDed; keys are ANDed. all
+// reports a status filter, which (as in docker) lifts the running-only
+// default.
+func psFilter(filters []string) (match func(*container) bool, all bool, err error) {
+	byKey := map[string][]string{}
+	for _, f := range filters {
+		k, v, ok := strings.Cut(f, "=")
+		if !ok {
+			return nil, false, fmt.Errorf("bad format of filter (expected name=value)")
+		}
+		byKey[k] = append(byKey[k], v)
+	}
+	var names []*regexp.Regexp
+	for k, vs := range byKey {
+		switch k {
+		case "name":
+			for _, v := range vs {
+				re, err := regexp.Compile(v)
+				if err != nil {
+					return nil, false, fmt.Errorf("invalid filter 'name=%s': %v", v, err)
+				}
+				names = append(names, re)
+			}
+		case "status":
+			for _, v := range vs {
+				if !validState(v) {
+					return nil, false, fmt.Errorf("invalid filter 'status=%s'", v)
+				}
+			}
+			all = true
+		case "label", "id", "ancestor", "volume", "network":
+		default:
+			return nil, false, fmt.Errorf("invalid filter '%s'", k)
+		}
+	}
+	anyOf := func(vs []string, f func(string) bool) bool {
+		if len(vs) == 0 {
+			return true
+		}
+		for _, v := range vs {
+			if f(v) {
+				return true
+			}
+		}
+		return false
+	}
+	match = func(c *container) bool {
+		// Docker matches names as "/name"; accept both so "^x" and "^/x" work.
+		nameOK := len(names) == 0
+		for _, re := range names {
+			if re.MatchString(c.Name) || re.MatchString("/"+c.Name) {
+				nameOK = true
+				break
+			}
+		}
+		if !nameOK {
+			return false
+		}
+		for _, l := range byKey["label"] {
+			k, v, hasV := strings.Cut(l, "=")
+			got, ok := c.Labels[k]
+			if !ok || (hasV && got != v) {
+				return false
+			}
+		}
+		return anyOf(byKey["status"], func(v string) bool { return c.State == v }) &&
+			anyOf(byKey["id"], func(v string) bool { return strings.HasPrefix(c.ID, v) }) &&
+			anyOf(byKey["ancestor"], func(v string) bool { return normalizeImage(v) == normalizeImage(c.Image) }) &&
+			anyOf(byKey["network"], func(v string) bool { return v == c.Network || (v == "bridge" && c.Network == "") }) &&
+			anyOf(byKey["volume"], func(v string) bool {
+				for _, m := range c.Mounts {
+					src, dst, _ := strings.Cut(m, ":")
+					if v == src || v == dst {
+						return true
+					}
+				}
+				return false
+			})
+	}
+	return match, all, nil
+}
+
+func validState(s string) bool {
+	switch s {
+	case "running", "exited", "created", "restarting", "paused", "dead", "removing":
+		return true
+	}
+	return false
+}
+
+// normalizeImage adds docker's implicit ":latest" so "img" and "img:latest"
+// compare equal.
+func normalizeImage(ref string) string {
+	if strings.Contains(ref, "@") {
+		return ref
+	}
+	last := ref[strings.LastIndex(ref, "/")+1:]
+	if !strings.Contains(last, ":") {
+		return ref + ":latest"
+	}
+	return ref
+}
+
+func imageRepo(ref string) string {
+	if i := strings.Index(ref, "@"); i >= 0 {
+		return ref[:i]
+	}
+	slash := strings.LastIndex(ref, "/")
+	if i := strings.LastIndex(ref, ":"); i > slash {
+		return ref[:i]
+	}
+	return ref
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand does not fail on supported platforms
+	}
+	return hex.EncodeToString(b)
+}
+
+var validName = regexp.MustCompile(`^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
+
+var runCmd = &command{
+	flags: []flagSpec{
+		boolFlag("detach", "d"), valFlag("name"), valFlag("restart"),
+		valFlag("label", "l"), valFlag("env", "e"), valFlag("mount"),
+		valFlag("volume", "v"), valFlag("network", "net"), boolFlag("rm"),
+		// Accepted and ignored: plausible for a caller, irrelevant to the fake.
+		boolFlag("init"), boolFlag("interactive", "i"), boolFlag("tty", "t"),
+		boolFlag("read-only"), boolFlag("privileged"), boolFlag("no-healthcheck"),
+		valFlag("user", "u"), valFlag("workdir", "w"), valFlag("entrypoint"),
+		valFlag("hostname", "h"), valFlag("memory", "m"), valFlag("cpus"),
+		valFlag("pull"), valFlag("stop-timeout"), valFlag("stop-signal"),
+		valFlag("log-driver"), valFlag("log-opt"), valFlag("cap-add"),
+		valFlag("cap-drop"), valFlag("security-opt"), valFlag("tmpfs"),
+		valFlag("add-host"), valFlag("publish", "p"), valFlag("pids-limit"),
+		valFlag("platform"),
+	},
+	interspersed: false, minArgs: 1, maxArgs: -1, usage: "[OPTIONS] IMAGE [COMMAND] [ARG...]",
+	faultKey: "run", failCode: 125,
+	fn: func(c *call, st *state, p *parsedFlags) (int, bool) {
+		image, cmdArgs := p.args[0], p.args[1:]
+		name := strings.TrimPrefix(p.str("name"), "/")
+		if p.isSet("name") && !validName.MatchString(name) {
+			return c.errorf(125, "docker: Error response from daemon: Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed.\nSee 'docker run --help'.", name), false
+		}
+		if rp := p.str("restart"); rp != "" && !validRestart(rp) {
+			return c.errorf(125, "docker: invalid restart policy format: %s\nSee 'docker run --help'.", rp), false
+		}
+		ct := &container{
+			ID:         randomHex(32),
+			Name:       name,
+			Image:      image,
+			State:      "running",
+			Labels:     map[string]string{},
+			Restart:    p.str("restart"),
+			Network:    p.str("network"),
+			Cmd:        cmdArgs,
+			Created:    c.now.UTC().Format(time.RFC3339Nano),
+			AutoRemove: p.has("rm"),
+		}
+		for _, l := range p.vals["label"] {
+			k, v, _ := strings.Cut(l, "=")
+			ct.Labels[k] = v
+		}
+		for _, e := range p.vals["env"] {
+			if !strings.Contains(e, "=") {
+				// "-e NAME" passes the caller's value through, if any.
+				if v := c.getenv(e); v != "" {
+					ct.Env = append(ct.Env, e+"="+v)
+				}
+				continue
+			}
+			ct.Env = append(ct.Env, e)
+		}
+		var vols []string
+		for _, m := range p.vals["mount"] {
+			src, dst, err := parseMount(m)
+			if err != nil {
+				return c.errorf(125, "invalid argument %q for \"--mount\" flag: %v\nSee 'docker run --help'.", m, err), false
+			}
+			if dst == "" { // tmpfs: nothing to record
+				continue
+			}
+			if src == "" {
+				src = randomHex(32) // anonymous volume
+			}
+			ct.Mounts = append(ct.Mounts, src+":"+dst)
+			vols = append(vols, src)
+		}
+		for _, v := range p.vals["volume"] {
+			parts := strings.Split(v, ":")
+			src, dst := "", parts[0]
+			if len(parts) > 1 {
+				src, dst = parts[0], parts[1]
+			}
+			if src == "" {
+				src = randomHex(32)
+			}
+			ct.Mounts = append(ct.Mounts, src+":"+dst)
+			vols = append(vols, src)
+		}
+
+		// Docker resolves the image before it creates (and name-checks) the
+		// container, so a missing image wins over a name conflict.
+		if st.Images != nil && !hasImage(st, image) {
+			return c.errorf(125, "Unable to find image '%s' locally\ndocker: Error response from daemon: pull access denied for %s, repository does not exist or may require 'docker login'.\nSee 'docker run --help'.",
+				normalizeImage(image), imageRepo(image)), false
+		}
+		if name == "" {
+			ct.Name = "fake_" + randomHex(4)
+		} else if other := st.byName(name); other != nil {
+			return c.errorf(125, "docker: Error response from daemon: Conflict. The container name \"/%s\" is already in use by container \"%s\". You have to remove (or rename) that container to be able to reuse that name.\nSee 'docker run --help'.", name, other.ID), false
+		}
+		for _, v := range vols {
+			if isNamedVolume(v) {
+				st.ensureVolume(v, c.now.UTC().Format(time.RFC3339))
+			}
+		}
+		st.Containers = append(st.Containers, ct)
+		if !p.has("detach") {
+			// Attached runs are modelled as a command that finished at once.
+			ct.State = "exited"
+			if ct.AutoRemove {
+				st.remove(ct)
+			}
+			return 0, true
+		}
+		fmt.Fprintln(c.stdout, ct.ID)
+		return 0, true
+	},
+}
+
+func hasImage(st *state, ref string) bool {
+	for _, img := range st.Images {
+		if normalizeImage(img) == normalizeImage(ref) {
+			return true
+		}
+	}
+	return false
+}
+
+func validRestart(p string) bool {
+	name, n, hasN := strings.Cut(p, ":")
+	switch name {
+	case "no", "always", "unless-stopped":
+		return !hasN
+	case "on-failure":
+		if !hasN {
+			return true
+		}
+		for _, r := range n {
+			if r < '0' || r > '9' {
+				return false
+			}
+		}
+		return n != ""
+	}
+	return false
+}
+
+// parseMount reads a --mount spec; src is empty for an anonymous volume and
+// dst empty for mounts the fake does not record (tmpfs).
+func parseMount(spec string) (src, dst string, err error) {
+	typ := "volume"
+	for _, kv := range strings.Split(spec, ",") {
+		k, v, _ := strings.Cut(kv, "=")
+		switch strings.ToLower(strings.TrimSpace(k)) {
+		case "type":
+			typ = v
+		case "source", "src":
+			src = v
+		case "target", "destination", "dst":
+			dst = v
+		case "readonly", "ro", "volume-opt", "volume-driver", "volume-label",
+			"volume-nocopy", "bind-propagation", "consistency", "tmpfs-size", "tmpfs-mode":
+		default:
+			return "", "", fmt.Errorf("unexpected key '%s' in '%s'", k, kv)
+		}
+	}
+	switch typ {
+	case "volume", "bind":
+	case "tmpfs":
+		return "", "", nil
+	default:
+		return "", "", fmt.Errorf("invalid mount type %q", typ)
+	}
+	if dst == "" {
+		return "", "", fmt.Errorf("target is required")
+	}
+	if typ == "bind" && src == "" {
+		return "", "", fmt.Errorf("source is required when specifying bind mount")
+	}
+	return src, dst, nil
+}
+
+var rmCmd = &command{
+	flags:        []flagSpec{boolFlag("force", "f"), boolFlag("volumes", "v"), boolFlag("link", "l")},
+	interspersed: true, minArgs: 1, maxArgs: -1, usage: "[OPTIONS] CONTAINER [CONTAINER...]",
+	faultKey: "rm", failCode: 1,
+	fn: func(c *call, st *state, p *parsedFlags) (int, bool) {
+		code, dirty := 0, false
+		for _, ref := range p.args {
+			ct := st.find(ref)
+			switch {
+			case ct == nil:
+				fmt.Fprintf(c.stderr, "Error: No such container: %s\n", ref)
+				// Like the real CLI, -f makes a missing container a warning:
+				// removal is then idempotent.
+				if !p.has("force") {
+					code = 1
+				}
+			case isUp(ct.State) && !p.has("force"):
+				fmt.Fprintf(c.stderr, "Error response from daemon: You cannot remove a running container %s. Stop the container before attempting removal or force remove\n", ct.ID)
+				code = 1
+			default:
+				st.remove(ct)
+				dirty = true
+				fmt.Fprintln(c.stdout, ref)
+			}
+		}
+		return code, dirty
+	},
+}
+
+// lifecycle builds start/stop/kill, which differ only in the state reached.
+func lifecycle(key string, flags []flagSpec, to string, exit int) *command {
+	return &command{
+		flags: flags, interspersed: true, minArgs: 1, maxArgs: -1,
+		usage: "[OPTIONS] CONTAINER [CONTAINER...]", faultKey: key, failCode: 1,
+		fn: func(c *call, st *state, p *parsedFlags) (int, bool) {
+			code, dirty := 0, false
+			for _, ref := range p.args {
+				ct := st.find(ref)
+				if ct == nil {
+					fmt.Fprintf(c.stderr, "Error response from daemon: No such container: %s\n", ref)
+					code = 1
+					continue
+				}
+				if key == "kill" && !isUp(ct.State) {
+					fmt.Fprintf(c.stderr, "Error response from daemon: Cannot kill container: %s: Container %s is not running\n", ref, ct.ID)
+					code = 1
+					continue
+				}
+				if key == "stop" && !isUp(ct.State) {
+					fmt.Fprintln(c.stdout, ref) // stopping a stopped container is fine
+					continue
+				}
+				setState(st, ct, to, exit)
+				dirty = true
+				fmt.Fprintln(c.stdout, ref)
+			}
+			return code, dirty
+		},
+	}
+}
+
+var (
+	startCmd = lifecycle("start", []flagSpec{boolFlag("attach", "a"), boolFlag("interactive", "i")}, "running", 0)
+	stopCmd  = lifecycle("stop", []flagSpec{valFlag("time", "t"), valFlag("signal", "s")}, "exited", 0)
+	killCmd  = lifecycle("kill", []flagSpec{valFlag("signal", "s")}, "exited", 137)
+)
+
+// setState moves a container to a state, honouring run --rm.
+func setState(st *state, ct *container, to string, exit int) {
+	ct.State, ct.ExitCode = to, exit
+	if ct.AutoRemove && (to == "exited" || to == "dead") {
+		st.remove(ct)
+	}
+}
+
+var inspectCmd = &command{
+	flags:        []flagSpec{valFlag("format", "f"), valFlag("type"), boolFlag("size", "s")},
+	interspersed: true, minArgs: 1, maxArgs: -1, usage: "[OPTIONS] NAME|ID [NAME|ID...]",
+	faultKey: "inspect", failCode: 1,
+	fn: func(c *call, st *state, p *parsedFlags) (int, bool) {
+		typ := p.str("type")
+		if typ != "" && typ != "container" && typ != "volume" {
+			return c.errorf(1, "%q is not a valid value for --type", typ), false
+		}
+		code := 0
+		var objs []any
+		for _, ref := range p.args {
+			if ct := st.find(ref); ct != nil && typ != "volume" {
+				objs = append(objs, newInspectContainer(ct, c.now))
+				continue
+			}
+			if v := st.Volumes[ref]; v != nil && typ != "container" {
+				objs = append(objs, newInspectVolume(ref, v, c.now))
+				continue
+			}
+			what := "object"
+			if typ != "" {
+				what = typ
+			}
+			fmt.Fprintf(c.stderr, "Error: No such %s: %s\n", what, ref)
+			code = 1
+		}
+		format := p.str("format")
+		if format == "json" {
+			format = ""
+		}
+		if err := writeInspect(c.stdout, format, objs); err != nil {
+			return c.errorf(1, "%v", err), false
+		}
+		return code, false
+	},
+}
+
+var eventsCmd = &command{
+	flags:        []flagSpec{valFlag("filter", "f"), valFlag("format"), valFlag("since"), valFlag("until")},
+	interspersed: true, maxArgs: 0, usage: "[OPTIONS]",
+	faultKey: "events", failCode: 1, stateless: true,
+	fn: func(c *call, _ *state, p *parsedFlags) (int, bool) {
+		if f := p.str("format"); f != "" && f != "json" {
+			if _, err := parseTemplate(f); err != nil {
+				return c.errorf(1, "%v", err), false
+			}
+		}
+		if p.isSet("until") {
+			return 0, false // a bounded query of past events: there are none
+		}
+		// Following: the fake has no event stream yet, so just stay open.
+		<-c.ctx.Done()
+		return 0, false
+	},
+}
+
+type versionInfo struct {
+	Client struct{ Version, APIVersion, GoVersion, Os, Arch string }
+	Server struct{ Version, APIVersion, MinAPIVersion, Os, Arch string }
+}
+
+var versionCmd = &command{
+	flags:        []flagSpec{valFlag("format", "f")},
+	interspersed: true, maxArgs: 0, usage: "[OPTIONS]",
+	faultKey: "version", failCode: 1,
+	fn: func(c *call, _ *state, p *parsedFlags) (int, bool) {
+		var v versionInfo
+		v.Client.Version, v.Client.APIVersion, v.Client.GoVersion = "27.0.0-fake", "1.46", runtime.Version()
+		v.Client.Os, v.Client.Arch = runtime.GOOS, runtime.GOARCH
+		v.Server.Version, v.Server.APIVersion, v.Server.MinAPIVersion = "27.0.0-fake", "1.46", "1.24"
+		v.Server.Os, v.Server.Arch = runtime.GOOS, runtime.GOARCH
+		format := p.str("format")
+		if format == "json" {
+			format = "{{json .}}"
+		}
+		if format == "" {
+			format = "Client:\n Version:\t{{.Client.Version}}\n API version:\t{{.Client.APIVersion}}\n\nServer: fakedocker\n Engine:\n  Version:\t{{.Server.Version}}\n  API version:\t{{.Server.APIVersion}}"
+		}
+		return printOne(c, format, v), false
+	},
+}
+
+type infoData struct {
+	ID                string
+	Name              string
+	ServerVersion     string
+	Containers        int
+	ContainersRunning int
+	ContainersPaused  int
+	ContainersStopped int
+	Images            int
+	Driver            string
+	OperatingSystem   string
+	OSType            string
+	Architecture      string
+}
+
+var infoCmd = &command{
+	flags:        []flagSpec{valFlag("format", "f")},
+	interspersed: true, maxArgs: 0, usage: "[OPTIONS]",
+	faultKey: "info", failCode: 1,
+	fn: func(c *call, st *state, p *parsedFlags) (int, bool) {
+		d := infoData{
+			ID: "FAKE:DOCKER", Name: "fakedocker", ServerVersion: "27.0.0-fake",
+			Containers: len(st.Containers), Images: len(st.Images), Driver: "overlay2",
+			OperatingSystem: "fakedocker", OSType: runtime.GOOS, Architecture: runtime.GOARCH,
+		}
+		for _, ct := range st.Containers {
+			switch {
+			case ct.State == "paused":
+				d.ContainersPaused++
+			case isUp(ct.State):
+				d.ContainersRunning++
+			default:
+				d.ContainersStopped++
+			}
+		}
+		format := p.str("format")
+		if format == "json" {
+			format = "{{json .}}"
+		}
+		if format == "" {
+			format = "Server:\n Containers: {{.Containers}}\n  Running: {{.ContainersRunning}}\n  Paused: {{.ContainersPaused}}\n  Stopped: {{.ContainersStopped}}\n Images: {{.Images}}\n Server Version: {{.ServerVersion}}\n Storage Driver: {{.Driver}}\n Operating System: {{.OperatingSystem}}"
+		}
+		return printOne(c, format, d), false
+	},
+}
+
+func printOne(c *call, format string, v any) int {
+	t, err := parseTemplate(format)
+	if err != nil {
+		return c.errorf(1, "%v", err)
+	}
+	if err := execLines(c.stdout, t, []any{v}); err != nil {
+		return c.errorf(1, "%v", err)
+	}
+	return 0
+}

@@ -1,0 +1,223 @@
+package fakedocker
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Main runs the fake docker CLI on os.Args and returns its exit status.
+func Main() int {
+	return run(context.Background(), os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+}
+
+// call is one invocation: its I/O, environment and the clock, so the
+// commands stay testable in-process.
+type call struct {
+	ctx    context.Context
+	getenv func(string) string
+	stdout io.Writer
+	stderr io.Writer
+	now    time.Time
+}
+
+func (c *call) errorf(code int, format string, args ...any) int {
+	fmt.Fprintf(c.stderr, format+"\n", args...)
+	return code
+}
+
+// command is one (sub)command. fn runs with the state loaded and locked and
+// reports whether it changed it; cmds without state (events) get a nil
+// state and run unlocked so blocking does not stall other invocations.
+type command struct {
+	flags        []flagSpec
+	interspersed bool
+	minArgs      int
+	maxArgs      int // -1: unlimited
+	usage        string
+	faultKey     string // "" for test helpers, which are never faulted
+	failCode     int
+	stateless    bool
+	fn           func(c *call, st *state, p *parsedFlags) (code int, dirty bool)
+}
+
+var commands map[string]*command
+
+func init() {
+	// Assigned in init because the table refers to functions that refer
+	// back to it (usage messages).
+	commands = map[string]*command{
+		"ps":             psCmd,
+		"run":            runCmd,
+		"rm":             rmCmd,
+		"start":          startCmd,
+		"stop":           stopCmd,
+		"kill":           killCmd,
+		"inspect":        inspectCmd,
+		"events":         eventsCmd,
+		"version":        versionCmd,
+		"info":           infoCmd,
+		"volume ls":      volumeLsCmd,
+		"volume create":  volumeCreateCmd,
+		"volume rm":      volumeRmCmd,
+		"volume inspect": volumeInspectCmd,
+		"fake-set-state": fakeSetStateCmd,
+		"fake-rm":        fakeRmCmd,
+		"fake-write":     fakeWriteCmd,
+		"fake-read":      fakeReadCmd,
+		"fake-fault":     fakeFaultCmd,
+		"fake-image":     fakeImageCmd,
+	}
+}
+
+// Global flags docker accepts before the subcommand; they are irrelevant to
+// the fake but must not be mistaken for it.
+var globalFlags = []flagSpec{
+	valFlag("host", "H"), valFlag("context", "c"), valFlag("log-level", "l"),
+	valFlag("config"), boolFlag("debug", "D"), boolFlag("tls"), boolFlag("tlsverify"),
+}
+
+// run is Main without process globals; ctx ends hangs and `events`.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	c := &call{ctx: ctx, getenv: getenv, stdout: stdout, stderr: stderr, now: time.Now()}
+	sp := statePath(getenv)
+	// Log first: a call that then hangs or fails must still be visible.
+	if err := appendLog(logPath(getenv, sp), args); err != nil {
+		return c.errorf(1, "fakedocker: writing call log: %v", err)
+	}
+
+	g, err := parseFlags(globalFlags, args, false)
+	if err != nil {
+		return c.errorf(125, "%v\nSee 'docker --help'.", err)
+	}
+	rest := g.args
+	if len(rest) == 0 {
+		fmt.Fprintln(stdout, "Usage:  docker [OPTIONS] COMMAND\n\nA fake docker CLI for tests (see package fakedocker).")
+		return 0
+	}
+	name := rest[0]
+	rest = rest[1:]
+	if name == "container" && len(rest) > 0 && commands[rest[0]] != nil {
+		// `docker container rm` and friends are aliases.
+		name, rest = rest[0], rest[1:]
+	}
+	if name == "volume" {
+		if len(rest) == 0 {
+			return c.errorf(1, "Usage:  docker volume COMMAND\n\nCommands: create inspect ls rm")
+		}
+		name, rest = "volume "+rest[0], rest[1:]
+	}
+	cmd := commands[name]
+	if cmd == nil {
+		return c.errorf(1, "docker: '%s' is not a docker command.\nSee 'docker --help'", name)
+	}
+	p, err := parseFlags(append([]flagSpec{boolFlag("help")}, cmd.flags...), rest, cmd.interspersed)
+	if err != nil {
+		return c.errorf(125, "%v\nSee 'docker %s --help'.", err, name)
+	}
+	if p.has("help") {
+		fmt.Fprintf(stdout, "Usage:  docker %s %s\n", name, cmd.usage)
+		return 0
+	}
+	if len(p.args) < cmd.minArgs || (cmd.maxArgs >= 0 && len(p.args) > cmd.maxArgs) {
+		return c.errorf(1, "\"docker %s\" requires %s.\nSee 'docker %s --help'.\n\nUsage:  docker %s %s",
+			name, argCountText(cmd), name, name, cmd.usage)
+	}
+
+	unlock, err := lockState(sp)
+	if err != nil {
+		return c.errorf(1, "fakedocker: %v", err)
+	}
+	st, err := loadState(sp)
+	if err != nil {
+		unlock()
+		return c.errorf(1, "fakedocker: %v", err)
+	}
+	f, dirty := takeFault(getenv, st, cmd.faultKey)
+	code := 0
+	if f == nil && !cmd.stateless {
+		var changed bool
+		code, changed = cmd.fn(c, st, p)
+		dirty = dirty || changed
+	}
+	if dirty {
+		if err := saveState(sp, st); err != nil {
+			unlock()
+			return c.errorf(1, "fakedocker: saving state: %v", err)
+		}
+	}
+	unlock()
+
+	switch {
+	case f != nil && f.Hang:
+		<-ctx.Done()
+		return 137
+	case f != nil:
+		return c.errorf(cmd.failCode, "%s", f.Fail)
+	case cmd.stateless:
+		code, _ = cmd.fn(c, nil, p)
+	}
+	return code
+}
+
+func argCountText(cmd *command) string {
+	switch {
+	case cmd.minArgs == cmd.maxArgs && cmd.minArgs == 1:
+		return "exactly 1 argument"
+	case cmd.minArgs == cmd.maxArgs:
+		return fmt.Sprintf("exactly %d arguments", cmd.minArgs)
+	case cmd.maxArgs == 0:
+		return "no arguments"
+	case cmd.minArgs == 1:
+		return "at least 1 argument"
+	default:
+		return fmt.Sprintf("at least %d arguments", cmd.minArgs)
+	}
+}
+
+// takeFault returns the fault to apply to key, if any, consuming one use of
+// a counted state-file fault (dirty reports that the state changed).
+// Environment faults win over the state file, and a specific key over "all".
+func takeFault(getenv func(string) string, st *state, key string) (*fault, bool) {
+	if key == "" {
+		return nil, false
+	}
+	for _, k := range []string{key, "all"} {
+		env := strings.ToUpper(strings.NewReplacer("-", "_", " ", "_").Replace(k))
+		if h := getenv("FAKEDOCKER_HANG_" + env); h != "" && h != "0" && h != "false" {
+			return &fault{Hang: true}, false
+		}
+		if msg := getenv("FAKEDOCKER_FAIL_" + env); msg != "" {
+			return &fault{Fail: msg}, false
+		}
+	}
+	for _, k := range []string{key, "all"} {
+		f := st.Faults[k]
+		if f == nil || (!f.Hang && f.Fail == "") {
+			continue
+		}
+		applied := *f
+		if f.Times <= 0 {
+			return &applied, false
+		}
+		f.Times--
+		if f.Times == 0 {
+			delete(st.Faults, k)
+		}
+		return &applied, true
+	}
+	return nil, false
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
