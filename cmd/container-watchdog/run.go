@@ -17,6 +17,10 @@ type RunCmd struct {
 	Interval time.Duration `default:"60s" placeholder:"DUR" help:"Time between ticks."`
 	Listen   string        `default:"127.0.0.1:8787" placeholder:"ADDR" help:"HTTP address when not socket-activated."`
 	Once     bool          `help:"Run one tick, print its events as JSON lines and exit."`
+	AddrFile string        `placeholder:"PATH" help:"Write the bound HTTP address here once listening (handy with --listen 127.0.0.1:0)."`
+	// WedgeFile is a test-only fault: while this file exists the loop stops
+	// before its next tick, so the watchdog pings stop and systemd acts.
+	WedgeFile string `hidden:"" env:"CONTAINER_WATCHDOG_TEST_WEDGE_FILE"`
 }
 
 // Run implements the command.
@@ -60,6 +64,3 @@ func (e *env) watcher(db *sqlite.DB, pub watchdog.Publisher) *watchdog.Watcher {
 	}
 }
 
-func (c *RunCmd) daemon(ctx context.Context, e *env, db *sqlite.DB) error {
-	return errors.New("the long-running daemon is not built yet; use run --once")
-}

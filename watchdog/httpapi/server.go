@@ -1,0 +1,206 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/container-watchdog/container-watchdog/watchdog"
+)
+
+// EventLog is the persisted log replay reads from.
+type EventLog interface {
+	Events(ctx context.Context, since int64, limit int) ([]watchdog.Event, error)
+}
+
+// Ticks says what the loop last did.
+type Ticks interface {
+	// LastTick returns the last tick's report and when a tick last completed
+	// (zero if none has).
+	LastTick() (last watchdog.TickReport, lastCompleted time.Time, ok bool)
+}
+
+// Server is the HTTP handler set. Nothing it serves changes anything.
+type Server struct {
+	Broker   *Broker
+	Log      EventLog
+	Ticks    Ticks
+	Interval time.Duration
+	Now      func() time.Time
+	// Keepalive is the longest a stream stays silent (default 15 s).
+	Keepalive time.Duration
+	// Retry is the reconnection delay suggested to clients (default 2 s).
+	Retry time.Duration
+	// WriteTimeout bounds each write to a client, so a stuck one is let go.
+	WriteTimeout time.Duration
+}
+
+// Handler returns the routes.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /events", s.events)
+	mux.HandleFunc("GET /state", s.state)
+	mux.HandleFunc("GET /healthz", s.healthz)
+	return mux
+}
+
+const replayPage = 500
+
+func (s *Server) events(w http.ResponseWriter, r *http.Request) {
+	since, replay, err := lastEventID(r)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	// Subscribe before replaying so nothing published meanwhile is lost;
+	// duplicates are skipped by id below.
+	sub, ok := s.Broker.subscribe()
+	if !ok {
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	defer s.Broker.unsubscribe(sub)
+
+	rc := http.NewResponseController(w)
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	write := func(b []byte) bool {
+		_ = rc.SetWriteDeadline(time.Now().Add(s.writeTimeout()))
+		if _, err := w.Write(b); err != nil {
+			return false
+		}
+		return rc.Flush() == nil
+	}
+	if !write([]byte(fmt.Sprintf("retry: %d\n: container-watchdog event stream\n\n", s.retry().Milliseconds()))) {
+		return
+	}
+	last := since
+	if replay {
+		for {
+			evs, err := s.Log.Events(r.Context(), last, replayPage)
+			if err != nil {
+				write([]byte(fmt.Sprintf(": replay failed: %s\n\n", strings.ReplaceAll(err.Error(), "\n", " "))))
+				return
+			}
+			for _, e := range evs {
+				if !write(render(e).data) {
+					return
+				}
+				last = e.ID
+			}
+			if len(evs) < replayPage {
+				break
+			}
+		}
+	}
+	keepalive := time.NewTicker(s.keepalive())
+	defer keepalive.Stop()
+	for {
+		select {
+		case f := <-sub.ch:
+			if f.id <= last {
+				continue
+			}
+			if !write(f.data) {
+				return
+			}
+			last = f.id
+		case <-keepalive.C:
+			if !write([]byte(": keepalive\n\n")) {
+				return
+			}
+		case <-sub.gone:
+			return // too slow, or shutting down: the client resumes with Last-Event-ID
+		case <-r.Context().Done():
+			return
+		}
+	}
+}
+
+// lastEventID reads the resume point; without one there is no replay.
+func lastEventID(r *http.Request) (int64, bool, error) {
+	v := r.Header.Get("Last-Event-ID")
+	what := "Last-Event-ID"
+	if v == "" {
+		v, what = r.URL.Query().Get("since"), "since"
+	}
+	if v == "" {
+		return 0, false, nil
+	}
+	id, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || id < 0 {
+		return 0, false, fmt.Errorf("bad %s %q: want a non-negative event id", what, v)
+	}
+	return id, true, nil
+}
+
+type stateJSON struct {
+	Tick      *tickJSON                `json:"tick"`
+	Instances []watchdog.InstanceState `json:"instances"`
+}
+
+type tickJSON struct {
+	Time       time.Time `json:"time"`
+	DurationMS float64   `json:"duration_ms"`
+	Duration   string    `json:"duration"`
+	Result     string    `json:"result"`
+	Error      string    `json:"error,omitempty"`
+}
+
+func (s *Server) state(w http.ResponseWriter, _ *http.Request) {
+	rep, _, ok := s.Ticks.LastTick()
+	out := stateJSON{Instances: []watchdog.InstanceState{}}
+	if ok {
+		out.Tick = &tickJSON{
+			Time: rep.Started, DurationMS: float64(rep.Duration.Microseconds()) / 1000,
+			Duration: rep.Duration.String(), Result: rep.Result, Error: rep.Error,
+		}
+		if rep.Instances != nil {
+			out.Instances = rep.Instances
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
+	_, done, ok := s.Ticks.LastTick()
+	age := s.Now().Sub(done)
+	switch {
+	case !ok || done.IsZero():
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unhealthy", "reason": "no tick has completed yet"})
+	case age > 2*s.Interval:
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unhealthy",
+			"reason": fmt.Sprintf("last completed tick was %s ago, more than two intervals (%s)", age.Round(time.Millisecond), 2*s.Interval)})
+	default:
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "last_completed": done.UTC().Format(time.RFC3339Nano)})
+	}
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func (s *Server) keepalive() time.Duration { return orDefault(s.Keepalive, 15*time.Second) }
+func (s *Server) retry() time.Duration     { return orDefault(s.Retry, 2*time.Second) }
+func (s *Server) writeTimeout() time.Duration {
+	return orDefault(s.WriteTimeout, 10*time.Second)
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}
+
