@@ -179,9 +179,17 @@ func (a *Agent) ConfigHash() string {
 		Env       []string
 		StatePath string
 		Command   []string
-	}{a.Image, a.Env, a.StatePath, a.Command})
+	}{a.Image, orEmpty(a.Env), a.StatePath, orEmpty(a.Command)})
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:8])
+}
+
+// orEmpty makes nil and empty hash alike: the registry reads back [] for nil.
+func orEmpty(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }
 
 // ContainerName is the name of an instance's container.

@@ -64,7 +64,7 @@ type Event struct {
 	Container string    `json:"container"`
 	Agent     string    `json:"agent"`
 	Instance  string    `json:"instance"`
-	Detail    string    `json:"detail,omitempty"`
+	Detail    string    `json:"detail"`
 	// Evidence holds the recent docker lifecycle facts about the container
 	// (exit code, kill signal, OOM), as extra journald fields.
 	Evidence map[string]string `json:"evidence,omitempty"`

@@ -16,7 +16,9 @@ const (
 	Recreated Outcome = "recreated"
 	Removed   Outcome = "removed"
 	Orphaned  Outcome = "orphaned"
-	Failed    Outcome = "failed"
+	// Absent: neither expected nor present, so there was nothing to do.
+	Absent Outcome = "absent"
+	Failed Outcome = "failed"
 )
 
 // Result is the outcome for one container; Err is set when Outcome is Failed.
@@ -105,7 +107,7 @@ func (r *Reconciler) one(ctx context.Context, agents []Agent, name string, obser
 		if observed != nil {
 			return Orphaned, nil
 		}
-		return Unchanged, nil
+		return Absent, nil
 	}
 	spec := r.spec(agent, name)
 	if observed == nil {
@@ -127,7 +129,7 @@ func (r *Reconciler) one(ctx context.Context, agents []Agent, name string, obser
 }
 
 func (r *Reconciler) remove(ctx context.Context, name string, observed *Container, purge bool) (Outcome, error) {
-	out := Unchanged
+	out := Absent
 	if observed != nil {
 		if err := r.Docker.Remove(ctx, name); err != nil {
 			return Failed, err

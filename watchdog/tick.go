@@ -88,7 +88,7 @@ func (w *Watcher) Tick(ctx context.Context) (TickReport, error) {
 		name := ContainerName(w.Prefix, in.Agent, in.Instance)
 		watched[name] = true
 		st := w.guard(&rep, name, func() InstanceState {
-			return w.judge(ctx, &rep, agents, in, seen[name], prev[name])
+			return w.judge(ctx, &rep, in, seen[name], prev[name])
 		})
 		rep.Instances = append(rep.Instances, st)
 	}
@@ -127,7 +127,7 @@ func (w *Watcher) guard(rep *TickReport, name string, f func() InstanceState) (s
 }
 
 // judge classifies one expected instance and acts on a change.
-func (w *Watcher) judge(ctx context.Context, rep *TickReport, agents []Agent, in Instance, c *Container, prev Observation) InstanceState {
+func (w *Watcher) judge(ctx context.Context, rep *TickReport, in Instance, c *Container, prev Observation) InstanceState {
 	name := ContainerName(w.Prefix, in.Agent, in.Instance)
 	now := w.Now()
 	obs := Observation{Container: name, Agent: in.Agent, Instance: in.Instance, State: classify(c), Since: now}
@@ -144,7 +144,8 @@ func (w *Watcher) judge(ctx context.Context, rep *TickReport, agents []Agent, in
 	}
 	switch obs.State {
 	case StateRunning:
-		if unchanged || prev.State == "" {
+		if prev.State != StateStopped && prev.State != StateMissing {
+			// Nothing ended: first sight, or an orphan re-registered.
 			w.observe(ctx, rep, obs)
 			break
 		}
@@ -158,7 +159,7 @@ func (w *Watcher) judge(ctx context.Context, rep *TickReport, agents []Agent, in
 		if !unchanged {
 			w.observe(ctx, rep, obs, ev(EventMissing, "not known to docker"))
 		}
-		obs = w.repair(ctx, rep, agents, obs, ev)
+		obs = w.repair(ctx, rep, obs, ev)
 	}
 	st.State, st.Since = obs.State, obs.Since
 	return st
@@ -166,8 +167,15 @@ func (w *Watcher) judge(ctx context.Context, rep *TickReport, agents []Agent, in
 
 // repair recreates a missing container and reports how it went. A failure
 // already reported with the same detail is not reported again.
-func (w *Watcher) repair(ctx context.Context, rep *TickReport, agents []Agent, obs Observation, ev func(EventType, string) *Event) Observation {
-	out, err := w.Reconciler.Repair(ctx, agents, obs.Container)
+func (w *Watcher) repair(ctx context.Context, rep *TickReport, obs Observation, ev func(EventType, string) *Event) Observation {
+	// Re-read the registry too: an agent removed since the tick began must
+	// not get its container back.
+	out, err := Failed, error(nil)
+	if fresh, rerr := w.Registry.Agents(ctx); rerr != nil {
+		err = fmt.Errorf("read registry: %w", rerr)
+	} else {
+		out, err = w.Reconciler.Repair(ctx, fresh, obs.Container)
+	}
 	switch {
 	case err == nil && (out == Created || out == Recreated):
 		obs.State, obs.Since, obs.Detail = StateRunning, w.Now(), ""

@@ -181,6 +181,9 @@ func (e *env) reconciler() *watchdog.Reconciler {
 // returns an error when any failed.
 func (e *env) printResults(rs []watchdog.Result) error {
 	for _, r := range rs {
+		if r.Outcome == watchdog.Absent {
+			continue // nothing expected, nothing there: not worth a line
+		}
 		if r.Err != nil {
 			fmt.Fprintf(e.stdout, "%s %s\n", r.Outcome, r.Container)
 			fmt.Fprintf(e.stderr, "%s: %v\n", r.Container, r.Err)
@@ -197,6 +200,9 @@ func (e *env) printResults(rs []watchdog.Result) error {
 func countFailed(rs []watchdog.Result) int {
 	n := 0
 	for _, r := range rs {
+		if r.Outcome == watchdog.Absent {
+			continue // nothing expected, nothing there: not worth a line
+		}
 		if r.Err != nil {
 			n++
 		}

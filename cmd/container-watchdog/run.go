@@ -63,4 +63,3 @@ func (e *env) watcher(db *sqlite.DB, pub watchdog.Publisher) *watchdog.Watcher {
 		Log:        e.log,
 	}
 }
-

@@ -111,7 +111,7 @@ func (c *Client) Run(ctx context.Context, spec watchdog.RunSpec) error {
 // Remove implements watchdog.Docker.
 func (c *Client) Remove(ctx context.Context, name string) error {
 	_, err := c.run(ctx, "rm", "-f", "--", name)
-	if isNoSuch(err) {
+	if isNoSuch(err, "container") {
 		return nil
 	}
 	return err
@@ -120,7 +120,7 @@ func (c *Client) Remove(ctx context.Context, name string) error {
 // RemoveVolume implements watchdog.Docker.
 func (c *Client) RemoveVolume(ctx context.Context, name string) error {
 	_, err := c.run(ctx, "volume", "rm", "--", name)
-	if isNoSuch(err) {
+	if isNoSuch(err, "volume") {
 		return nil
 	}
 	return err
@@ -143,9 +143,12 @@ func (c *Client) run(ctx context.Context, args ...string) ([]byte, error) {
 	return res.Stdout, nil
 }
 
-func isNoSuch(err error) bool {
+// isNoSuch says docker refused because the object is gone. It names the
+// object: a bare "no such" also matches an unreachable daemon's "dial unix
+// ...: no such file or directory".
+func isNoSuch(err error, object string) bool {
 	e, ok := err.(*Error)
-	return ok && strings.Contains(strings.ToLower(e.Stderr), "no such")
+	return ok && strings.Contains(strings.ToLower(e.Stderr), "no such "+object)
 }
 
 // ParsePS reads the output of `docker ps --format psFormat`.
@@ -162,7 +165,7 @@ func ParsePS(out []byte) ([]watchdog.Container, error) {
 		}
 		// A container with links has several names; the first is its own.
 		name, _, _ := strings.Cut(f[1], ",")
-		name = strings.TrimPrefix(name, "/")
+		name = strings.TrimLeft(name, "/")
 		if f[0] == "" || name == "" || f[2] == "" {
 			return nil, fmt.Errorf("docker ps line %d %q: empty id, name or state", n+1, line)
 		}

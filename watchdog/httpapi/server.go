@@ -203,4 +203,3 @@ func orDefault(d, def time.Duration) time.Duration {
 	}
 	return d
 }
-

@@ -56,7 +56,8 @@ func (s *Sink) Publish(e watchdog.Event) {
 	fmt.Fprintln(s.fallback, Logfmt(e.Message(), e.Type.Priority(), fields))
 }
 
-var fieldRe = regexp.MustCompile(`^[A-Z0-9][A-Z0-9_]{0,63}$`)
+// journald (journal_field_valid) refuses a leading digit or underscore.
+var fieldRe = regexp.MustCompile(`^[A-Z][A-Z0-9_]{0,63}$`)
 
 // Fields are the journal fields of e other than MESSAGE and PRIORITY.
 func Fields(e watchdog.Event) map[string]string {

@@ -156,7 +156,8 @@ func (d *DB) UpdateAgent(ctx context.Context, name string, change func(*watchdog
 		if err := change(&after); err != nil {
 			return err
 		}
-		after.Name = before.Name
+		// The name is the key and CreatedAt history: neither is the change's to set.
+		after.Name, after.CreatedAt = before.Name, before.CreatedAt
 		if err := after.Validate(); err != nil {
 			return err
 		}
@@ -363,4 +364,3 @@ func nonNil(s []string) []string {
 
 // ensure the interface stays implemented.
 var _ watchdog.Registry = (*DB)(nil)
-

@@ -1,0 +1,162 @@
+package watchdog
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Lifecycle is one docker event about a managed container: the evidence an
+// operator needs to tell `docker rm -f` from an OOM kill from a crash.
+type Lifecycle struct {
+	Time      time.Time
+	Container string
+	Agent     string
+	Instance  string
+	Action    string // kill, die, oom, stop, destroy, start, ...
+	ExitCode  string // on die
+	Signal    string // on kill
+}
+
+func (l Lifecycle) String() string {
+	s := l.Action
+	switch {
+	case l.Signal != "":
+		s += " signal=" + l.Signal
+	case l.ExitCode != "":
+		s += " exitCode=" + l.ExitCode
+	}
+	return s + " at " + l.Time.UTC().Format("15:04:05.000")
+}
+
+// Evidence keeps the recent lifecycle events of each container, bounded in
+// count and age, for attaching to container_missing and container_stopped.
+type Evidence struct {
+	// Keep and MaxAge bound what is kept per container.
+	Keep   int
+	MaxAge time.Duration
+
+	mu sync.Mutex
+	by map[string][]Lifecycle
+}
+
+// NewEvidence keeps up to keep events per container, none older than maxAge.
+func NewEvidence(keep int, maxAge time.Duration) *Evidence {
+	return &Evidence{Keep: keep, MaxAge: maxAge, by: map[string][]Lifecycle{}}
+}
+
+// Record adds one lifecycle event.
+func (ev *Evidence) Record(l Lifecycle) {
+	if ev == nil {
+		return
+	}
+	ev.mu.Lock()
+	defer ev.mu.Unlock()
+	list := append(ev.by[l.Container], l)
+	if len(list) > ev.Keep {
+		list = list[len(list)-ev.Keep:]
+	}
+	ev.by[l.Container] = list
+}
+
+// Recent returns the container's lifecycle events younger than MaxAge at now.
+func (ev *Evidence) Recent(container string, now time.Time) []Lifecycle {
+	if ev == nil {
+		return nil
+	}
+	ev.mu.Lock()
+	defer ev.mu.Unlock()
+	var out []Lifecycle
+	for _, l := range ev.by[container] {
+		if now.Sub(l.Time) <= ev.MaxAge {
+			out = append(out, l)
+		}
+	}
+	if len(out) == 0 {
+		delete(ev.by, container)
+	}
+	return out
+}
+
+// Consume forgets a container's events once a report has used them, so
+// they explain one event only.
+func (ev *Evidence) Consume(container string) {
+	if ev == nil {
+		return
+	}
+	ev.mu.Lock()
+	defer ev.mu.Unlock()
+	delete(ev.by, container)
+}
+
+// Explain renders lifecycle events as an event's detail suffix and its
+// journald fields (CONTAINER_EXIT_CODE, CONTAINER_KILL_SIGNAL, CONTAINER_OOM,
+// CONTAINER_LIFECYCLE) and names the likely cause.
+func Explain(ls []Lifecycle) (string, map[string]string) {
+	if len(ls) == 0 {
+		return "", nil
+	}
+	f := map[string]string{}
+	parts := make([]string, 0, len(ls))
+	var actions []string
+	for _, l := range ls {
+		if l.Action == "create" || l.Action == "start" {
+			continue // our own recreation, or docker's restart: not a cause
+		}
+		parts = append(parts, l.String())
+		actions = append(actions, l.Action)
+		switch l.Action {
+		case "kill":
+			f["CONTAINER_KILL_SIGNAL"] = l.Signal
+		case "die":
+			f["CONTAINER_EXIT_CODE"] = l.ExitCode
+		case "oom":
+			f["CONTAINER_OOM"] = "true"
+		}
+	}
+	if len(parts) == 0 {
+		return "", nil
+	}
+	f["CONTAINER_LIFECYCLE"] = strings.Join(actions, ",")
+	cause := cause(f, actions)
+	if cause != "" {
+		f["CONTAINER_CAUSE"] = cause
+	}
+	detail := fmt.Sprintf("docker saw: %s", strings.Join(parts, ", "))
+	if cause != "" {
+		detail += " (" + cause + ")"
+	}
+	return detail, f
+}
+
+// cause reads the usual signatures: an OOM kill shows oom then die 137; a
+// forced removal of a running container shows kill 9, die 137, destroy; a
+// crash is a die with a non-zero code and no kill before it.
+func cause(f map[string]string, actions []string) string {
+	has := func(a string) bool {
+		for _, x := range actions {
+			if x == a {
+				return true
+			}
+		}
+		return false
+	}
+	switch {
+	case f["CONTAINER_OOM"] == "true":
+		return "likely killed by the OOM killer"
+	case has("destroy") && f["CONTAINER_KILL_SIGNAL"] == "9":
+		return "likely removed by force (docker rm -f)"
+	case has("destroy"):
+		return "removed (docker rm)"
+	case has("stop"):
+		return "stopped by request (docker stop)"
+	case has("kill"):
+		return "killed by signal " + f["CONTAINER_KILL_SIGNAL"]
+	case f["CONTAINER_EXIT_CODE"] != "" && f["CONTAINER_EXIT_CODE"] != "0":
+		return "exited with code " + f["CONTAINER_EXIT_CODE"] + " (crash or error)"
+	case f["CONTAINER_EXIT_CODE"] == "0":
+		return "exited cleanly"
+	}
+	return ""
+}

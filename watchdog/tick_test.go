@@ -1,0 +1,550 @@
+package watchdog_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/container-watchdog/container-watchdog/watchdog"
+	"github.com/container-watchdog/container-watchdog/watchdog/docker"
+	"github.com/container-watchdog/container-watchdog/watchdog/sqlite"
+)
+
+// tickEnv is a Watcher over the real docker.Client (on the fake docker) and
+// the real SQLite registry, with a fake clock.
+type tickEnv struct {
+	t      *testing.T
+	ctx    context.Context
+	fake   *fakeDocker
+	path   string
+	db     *sqlite.DB
+	clock  *clock
+	pub    *recorder
+	w      *watchdog.Watcher
+	lastID int64
+}
+
+// newTickEnv registers agents and creates their containers through the
+// reconciler, as `agent add` would, then forgets those calls.
+func newTickEnv(t *testing.T, agents ...watchdog.Agent) *tickEnv {
+	t.Helper()
+	e := &tickEnv{t: t, ctx: context.Background(), fake: newFakeDocker(t),
+		path: filepath.Join(t.TempDir(), "registry.db"), clock: newClock(), pub: &recorder{}}
+	e.open()
+	t.Cleanup(func() { e.db.Close() })
+	for _, a := range agents {
+		if _, err := e.db.AddAgent(e.ctx, a); err != nil {
+			t.Fatalf("AddAgent(%s): %v", a.Name, err)
+		}
+	}
+	rs, err := e.w.Reconciler.Converge(e.ctx, e.agents(), nil, watchdog.ConvergeOptions{All: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := watchdog.Failures(rs); err != nil {
+		t.Fatal(err)
+	}
+	e.fake.runner.Reset()
+	return e
+}
+
+func (e *tickEnv) open() {
+	e.t.Helper()
+	db, err := sqlite.Open(e.ctx, e.path)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	db.Now = e.clock.Now
+	e.db = db
+	e.w = &watchdog.Watcher{
+		Docker:     e.fake.client,
+		Registry:   db,
+		Reconciler: &watchdog.Reconciler{Docker: e.fake.client, Prefix: prefix},
+		Publisher:  e.pub,
+		Prefix:     prefix,
+		Now:        e.clock.Now,
+		Log:        discardLog(),
+	}
+}
+
+// restart closes the registry and starts a new Watcher on the same file,
+// as a daemon restart would.
+func (e *tickEnv) restart() {
+	e.t.Helper()
+	if err := e.db.Close(); err != nil {
+		e.t.Fatal(err)
+	}
+	e.open()
+}
+
+func (e *tickEnv) agents() []watchdog.Agent {
+	e.t.Helper()
+	as, err := e.db.Agents(e.ctx)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return as
+}
+
+// tick advances the clock, runs one tick that must complete, and returns
+// its report and the events published. It checks that every published
+// event was stored first, with increasing ids, and nothing else was stored.
+func (e *tickEnv) tick() (watchdog.TickReport, []watchdog.Event) {
+	e.t.Helper()
+	e.clock.Advance(time.Minute)
+	e.fake.runner.Reset()
+	rep, err := e.w.Tick(e.ctx)
+	if err != nil {
+		e.t.Fatalf("Tick: %v", err)
+	}
+	if rep.Result != "completed" {
+		e.t.Errorf("Result = %q, want completed", rep.Result)
+	}
+	pub := e.pub.take()
+	stored, err := e.db.Events(e.ctx, e.lastID, 0)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if len(stored) != len(pub) || len(rep.Events) != len(pub) {
+		e.t.Fatalf("stored %v, published %v, reported %v: want the same events", summary(stored), summary(pub), summary(rep.Events))
+	}
+	for i := range pub {
+		if pub[i].ID <= e.lastID || pub[i].ID != stored[i].ID || pub[i].ID != rep.Events[i].ID ||
+			pub[i].Type != stored[i].Type || pub[i].Detail != stored[i].Detail || pub[i].Container != stored[i].Container {
+			e.t.Fatalf("event %d: published %+v, stored %+v, reported %+v", i, pub[i], stored[i], rep.Events[i])
+		}
+		if !pub[i].Time.Equal(e.clock.Now()) {
+			e.t.Errorf("event %d time %v, want the fake clock's %v", i, pub[i].Time, e.clock.Now())
+		}
+		e.lastID = pub[i].ID
+	}
+	return rep, pub
+}
+
+func wantEvents(t *testing.T, got []watchdog.Event, want ...string) {
+	t.Helper()
+	if g := summary(got); !slices.Equal(g, want) {
+		t.Fatalf("events:\n got %q\nwant %q", g, want)
+	}
+}
+
+func wantNoCalls(t *testing.T, f *fakeDocker, verbs ...string) {
+	t.Helper()
+	for _, v := range verbs {
+		if c := f.calls(v); len(c) > 0 {
+			t.Errorf("unexpected %s calls: %q", v, c)
+		}
+	}
+}
+
+func stateOf(t *testing.T, rep watchdog.TickReport, container string) watchdog.State {
+	t.Helper()
+	for _, in := range rep.Instances {
+		if in.Container == container {
+			return in.State
+		}
+	}
+	t.Fatalf("%s not in report %+v", container, rep.Instances)
+	return ""
+}
+
+func TestTickHealthyEmitsNothing(t *testing.T) {
+	e := newTickEnv(t, agent("dev"), agent("ops", "a", "b"))
+	for range 2 {
+		rep, evs := e.tick()
+		wantEvents(t, evs)
+		want := []string{cname("dev", "default"), cname("ops", "a"), cname("ops", "b")}
+		var got []string
+		for _, in := range rep.Instances {
+			got = append(got, in.Container)
+			if in.State != watchdog.StateRunning || in.Docker != "running" {
+				t.Errorf("%s: state %q docker %q", in.Container, in.State, in.Docker)
+			}
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("instances %q, want %q", got, want)
+		}
+		// One listing, exactly the contract's, and nothing else.
+		wantCall := "docker " + strings.Join(docker.PSArgs("^"+regexp.QuoteMeta(prefix)), " ")
+		if c := e.fake.runner.Calls(); len(c) != 1 || c[0] != wantCall {
+			t.Errorf("calls %q, want only %q", c, wantCall)
+		}
+	}
+}
+
+func TestTickStoppedReportedOnceAcrossRestart(t *testing.T) {
+	e := newTickEnv(t, agent("dev"), agent("ops"))
+	e.tick()
+	e.fake.setState(cname("dev", "default"), "exited")
+
+	rep, evs := e.tick()
+	wantEvents(t, evs, "container_stopped "+cname("dev", "default"))
+	if evs[0].Agent != "dev" || evs[0].Instance != "default" || !strings.Contains(evs[0].Detail, "exited") {
+		t.Errorf("event %+v", evs[0])
+	}
+	if s := stateOf(t, rep, cname("dev", "default")); s != watchdog.StateStopped {
+		t.Errorf("state %q, want stopped", s)
+	}
+	since := rep.Instances[0].Since
+	wantNoCalls(t, e.fake, "run", "rm")
+
+	_, evs = e.tick()
+	wantEvents(t, evs)
+
+	// A new Watcher on the reopened registry must not report it again.
+	e.restart()
+	rep, evs = e.tick()
+	wantEvents(t, evs)
+	wantNoCalls(t, e.fake, "run", "rm")
+	if got := rep.Instances[0].Since; !got.Equal(since) {
+		t.Errorf("since moved from %v to %v while the condition persisted", since, got)
+	}
+
+	e.fake.setState(cname("dev", "default"), "running")
+	_, evs = e.tick()
+	wantEvents(t, evs, "container_running "+cname("dev", "default"))
+	_, evs = e.tick()
+	wantEvents(t, evs)
+}
+
+func TestTickMissingIsRecreatedWithItsVolume(t *testing.T) {
+	e := newTickEnv(t, agent("dev"), agent("ops"))
+	e.tick()
+	name := cname("dev", "default")
+	old := e.fake.get(name)
+	e.fake.remove(name)
+
+	rep, evs := e.tick()
+	wantEvents(t, evs, "container_missing "+name, "container_recreated "+name)
+	if s := stateOf(t, rep, name); s != watchdog.StateRunning {
+		t.Errorf("state after recreation %q, want running", s)
+	}
+	runs := e.fake.calls("run")
+	if len(runs) != 1 || !strings.Contains(runs[0], " --name="+name+" ") ||
+		!strings.Contains(runs[0], " --mount=type=volume,source="+watchdog.VolumeName(name)+",target=/state ") {
+		t.Fatalf("run calls %q", runs)
+	}
+	wantNoCalls(t, e.fake, "rm", "volume")
+	now := e.fake.get(name)
+	if now == nil || now.id == old.id || now.volume != old.volume || now.state != "running" ||
+		now.labels[watchdog.LabelConfig] != old.labels[watchdog.LabelConfig] || now.image != old.image {
+		t.Fatalf("recreated %+v, was %+v", now, old)
+	}
+
+	_, evs = e.tick()
+	wantEvents(t, evs)
+	wantNoCalls(t, e.fake, "run")
+	e.restart()
+	_, evs = e.tick()
+	wantEvents(t, evs)
+}
+
+func TestTickRecreateFailureReportedOncePerCause(t *testing.T) {
+	e := newTickEnv(t, agent("dev"))
+	e.tick()
+	name := cname("dev", "default")
+	e.fake.remove(name)
+	denied := "docker: Error response from daemon: pull access denied for example.com/agents/dev"
+	e.fake.setFailFor(name, denied)
+
+	rep, evs := e.tick()
+	wantEvents(t, evs, "container_missing "+name, "container_recreate_failed "+name)
+	if evs[1].Detail != denied {
+		t.Errorf("detail %q, want docker's stderr %q", evs[1].Detail, denied)
+	}
+	if s := stateOf(t, rep, name); s != watchdog.StateMissing {
+		t.Errorf("state %q, want missing", s)
+	}
+
+	// Same failure: retried, not reported, also after a restart.
+	for _, restart := range []bool{false, true} {
+		if restart {
+			e.restart()
+		}
+		_, evs = e.tick()
+		wantEvents(t, evs)
+		if n := len(e.fake.calls("run")); n != 1 {
+			t.Errorf("run attempts %d, want a retry every tick", n)
+		}
+	}
+
+	full := "docker: Error response from daemon: no space left on device"
+	e.fake.setFailFor(name, full)
+	_, evs = e.tick()
+	wantEvents(t, evs, "container_recreate_failed "+name)
+	if evs[0].Detail != full {
+		t.Errorf("detail %q, want %q", evs[0].Detail, full)
+	}
+
+	e.fake.setFailFor(name, "")
+	rep, evs = e.tick()
+	wantEvents(t, evs, "container_recreated "+name)
+	if s := stateOf(t, rep, name); s != watchdog.StateRunning || e.fake.get(name) == nil {
+		t.Errorf("state %q, container %v", s, e.fake.get(name))
+	}
+	// The old failure no longer counts: a new disappearance with the same cause is news.
+	e.fake.remove(name)
+	e.fake.setFailFor(name, denied)
+	_, evs = e.tick()
+	wantEvents(t, evs, "container_missing "+name, "container_recreate_failed "+name)
+}
+
+func TestTickRepairFindsContainerAlreadyBack(t *testing.T) {
+	a := agent("dev")
+	e := newTickEnv(t, a)
+	e.tick()
+	name := cname("dev", "default")
+	e.fake.remove(name)
+	// Someone recreates it between the listing and the repair.
+	e.fake.setHook(func(args []string) {
+		if isGet(args) && e.fake.get(name) == nil {
+			e.fake.put(name, "running", managedLabels(a, "default"))
+		}
+	})
+
+	_, evs := e.tick()
+	wantEvents(t, evs, "container_missing "+name, "container_recreate_failed "+name)
+	if d := evs[1].Detail; !strings.Contains(d, `"unchanged"`) || !strings.Contains(d, "changed under the watchdog") {
+		t.Errorf("detail %q should say the reconcile found nothing to do", d)
+	}
+	wantNoCalls(t, e.fake, "run", "rm")
+	if len(e.fake.calls("ps")) != 2 {
+		t.Errorf("ps calls %q, want the listing and a fresh lookup", e.fake.calls("ps"))
+	}
+
+	e.fake.setHook(nil)
+	_, evs = e.tick()
+	wantEvents(t, evs, "container_running "+name)
+}
+
+func TestTickRepairAfterAgentRemoved(t *testing.T) {
+	e := newTickEnv(t, agent("dev"), agent("ops"))
+	e.tick()
+	name := cname("dev", "default")
+	e.fake.remove(name)
+	// `agent rm dev` lands after the tick read the registry and listed docker.
+	e.fake.setHook(func(args []string) {
+		if args[0] == "ps" && !isGet(args) {
+			if _, err := e.db.DeleteAgent(e.ctx, "dev"); err != nil {
+				t.Errorf("DeleteAgent: %v", err)
+			}
+		}
+	})
+
+	_, evs := e.tick()
+	e.fake.setHook(nil)
+	wantEvents(t, evs, "container_missing "+name, "container_recreate_failed "+name)
+	if d := evs[1].Detail; !strings.Contains(d, "changed under the watchdog") || !strings.Contains(d, "unregistered") {
+		t.Errorf("detail %q should say the reconcile found nothing to do", d)
+	}
+	wantNoCalls(t, e.fake, "run", "rm")
+	if e.fake.get(name) != nil {
+		t.Fatal("the container of an unregistered agent was recreated")
+	}
+
+	_, evs = e.tick()
+	wantEvents(t, evs)
+	obs, err := e.db.Observations(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := obs[name]; ok || len(obs) != 1 {
+		t.Errorf("observations %v: want only ops's, dev's forgotten", obs)
+	}
+}
+
+func TestTickSkippedWhenDockerPSFails(t *testing.T) {
+	e := newTickEnv(t, agent("dev"), agent("ops"))
+	e.tick()
+	e.fake.remove(cname("dev", "default"))
+	e.fake.setState(cname("ops", "default"), "exited")
+
+	down := "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?"
+	e.fake.setFail("ps", down)
+	e.fake.runner.Reset()
+	rep, err := e.w.Tick(e.ctx)
+	if !errors.Is(err, watchdog.ErrSkipped) || !strings.Contains(err.Error(), down) {
+		t.Fatalf("err = %v, want ErrSkipped carrying docker's stderr", err)
+	}
+	if rep.Result != "skipped" || rep.Error == "" || len(rep.Events) != 0 {
+		t.Errorf("report %+v", rep)
+	}
+	if c := e.fake.runner.Calls(); len(c) != 1 || len(e.fake.calls("ps")) != 1 {
+		t.Errorf("calls %q, want the one failed listing", c)
+	}
+
+	// A listing that hangs is cut off by ctx and also skips the tick.
+	e.fake.setFail("ps", "")
+	e.fake.setBlock("ps", 0)
+	ctx, cancel := context.WithTimeout(e.ctx, 50*time.Millisecond)
+	defer cancel()
+	_, err = e.w.Tick(ctx)
+	if !errors.Is(err, watchdog.ErrSkipped) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want ErrSkipped wrapping the deadline", err)
+	}
+
+	if evs := e.pub.take(); len(evs) != 0 {
+		t.Errorf("published %v during skipped ticks", summary(evs))
+	}
+	if stored, _ := e.db.Events(e.ctx, e.lastID, 0); len(stored) != 0 {
+		t.Errorf("stored %v during skipped ticks", summary(stored))
+	}
+	wantNoCalls(t, e.fake, "run", "rm")
+
+	// Docker is back: the conditions are reported now.
+	e.fake.mu.Lock()
+	e.fake.block = map[string]bool{}
+	e.fake.mu.Unlock()
+	_, evs := e.tick()
+	wantEvents(t, evs, "container_missing "+cname("dev", "default"), "container_recreated "+cname("dev", "default"),
+		"container_stopped "+cname("ops", "default"))
+}
+
+func TestTickOnlyTouchesTheMissingInstance(t *testing.T) {
+	e := newTickEnv(t, agent("dev"), agent("ops", "a", "b"))
+	e.tick()
+	missing := cname("ops", "b")
+	e.fake.remove(missing)
+
+	_, evs := e.tick()
+	wantEvents(t, evs, "container_missing "+missing, "container_recreated "+missing)
+	calls := e.fake.runner.Calls()
+	if len(calls) != 3 {
+		t.Fatalf("calls %q, want list, lookup and run", calls)
+	}
+	for _, c := range calls[1:] {
+		if !strings.Contains(c, regexp.QuoteMeta(missing)) && !strings.Contains(c, "--name="+missing+" ") {
+			t.Errorf("call %q touches something other than %s", c, missing)
+		}
+		for _, other := range []string{cname("dev", "default"), cname("ops", "a")} {
+			if strings.Contains(c, other) || strings.Contains(c, regexp.QuoteMeta(other)) {
+				t.Errorf("call %q touches %s", c, other)
+			}
+		}
+	}
+	wantNoCalls(t, e.fake, "rm", "volume")
+}
+
+func TestTickIgnoresHostModeAgents(t *testing.T) {
+	host := agent("host", "default", "leftover")
+	host.HostMode = true
+	e := newTickEnv(t, host, agent("dev"))
+	// A leftover container of the host-mode agent is neither expected nor an orphan.
+	e.fake.put(cname("host", "leftover"), "exited", managedLabels(host, "leftover"))
+
+	for range 2 {
+		rep, evs := e.tick()
+		wantEvents(t, evs)
+		wantNoCalls(t, e.fake, "run", "rm")
+		for _, in := range rep.Instances {
+			if in.Agent == "host" || strings.Contains(in.Container, "host") {
+				t.Errorf("host-mode agent in report: %+v", in)
+			}
+		}
+		if e.fake.get(cname("host", "default")) != nil {
+			t.Fatal("a container was created for a host-mode agent")
+		}
+	}
+}
+
+func TestTickReportsOrphanOnceAndNeverRemovesIt(t *testing.T) {
+	e := newTickEnv(t, agent("dev"))
+	ghost := agent("ghost")
+	orphan := cname("ghost", "default")
+	e.fake.put(orphan, "running", managedLabels(ghost, "default"))
+	// An unmanaged container under the prefix is not ours to report.
+	e.fake.put(cname("stranger", "x"), "running", map[string]string{})
+
+	rep, evs := e.tick()
+	wantEvents(t, evs, "container_orphaned "+orphan)
+	if evs[0].Agent != "ghost" || evs[0].Instance != "default" {
+		t.Errorf("event %+v", evs[0])
+	}
+	if s := stateOf(t, rep, orphan); s != watchdog.StateOrphaned {
+		t.Errorf("state %q", s)
+	}
+	for _, restart := range []bool{false, true} {
+		if restart {
+			e.restart()
+		}
+		_, evs = e.tick()
+		wantEvents(t, evs)
+	}
+	wantNoCalls(t, e.fake, "rm", "run", "volume")
+	if e.fake.get(orphan) == nil {
+		t.Fatal("orphan removed")
+	}
+}
+
+func TestTickLostRegistryKeepsContainers(t *testing.T) {
+	e := newTickEnv(t, agent("dev"), agent("ops"))
+	// The registry file is lost: a fresh one knows no agents.
+	e.db.Close()
+	e.path = filepath.Join(t.TempDir(), "fresh.db")
+	e.open()
+	e.lastID = 0
+
+	_, evs := e.tick()
+	wantEvents(t, evs, "container_orphaned "+cname("dev", "default"), "container_orphaned "+cname("ops", "default"))
+	wantNoCalls(t, e.fake, "rm", "run", "volume")
+	if e.fake.get(cname("dev", "default")) == nil || e.fake.get(cname("ops", "default")) == nil {
+		t.Fatal("a container was removed")
+	}
+}
+
+func TestTickPanicInOneInstanceSparesTheOthers(t *testing.T) {
+	e := newTickEnv(t, agent("aa"), agent("bb"))
+	e.tick()
+	e.fake.remove(cname("aa", "default"))
+	e.fake.remove(cname("bb", "default"))
+	e.pub.panicFor = cname("aa", "default")
+
+	e.clock.Advance(time.Minute)
+	rep, err := e.w.Tick(e.ctx)
+	if err != nil {
+		t.Fatalf("Tick: %v", err)
+	}
+	if !strings.Contains(rep.Error, "panic") {
+		t.Errorf("report error %q, want the panic noted", rep.Error)
+	}
+	wantEvents(t, e.pub.take(), "container_missing "+cname("bb", "default"), "container_recreated "+cname("bb", "default"))
+	if e.fake.get(cname("bb", "default")) == nil {
+		t.Fatal("bb was not recreated after aa panicked")
+	}
+	if len(rep.Instances) != 2 {
+		t.Errorf("instances %+v", rep.Instances)
+	}
+
+	// The loop goes on: the next tick repairs aa.
+	e.pub.panicFor = ""
+	e.lastID = rep.Events[len(rep.Events)-1].ID
+	_, evs := e.tick()
+	wantEvents(t, evs, "container_recreated "+cname("aa", "default"))
+}
+
+func TestTickHungDockerRunTimesOutPerInstance(t *testing.T) {
+	e := newTickEnv(t, agent("aa"), agent("bb"))
+	e.tick()
+	e.fake.remove(cname("aa", "default"))
+	e.fake.remove(cname("bb", "default"))
+	e.fake.setBlock("run", 20*time.Millisecond)
+
+	start := time.Now()
+	_, evs := e.tick()
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("tick took %v with a hung docker run", d)
+	}
+	wantEvents(t, evs,
+		"container_missing "+cname("aa", "default"), "container_recreate_failed "+cname("aa", "default"),
+		"container_missing "+cname("bb", "default"), "container_recreate_failed "+cname("bb", "default"))
+	for _, ev := range []watchdog.Event{evs[1], evs[3]} {
+		if !strings.Contains(ev.Detail, "timed out") {
+			t.Errorf("detail %q, want the timeout", ev.Detail)
+		}
+	}
+}
