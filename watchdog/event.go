@@ -16,19 +16,22 @@ const (
 	// EventRunning reports that a stopped or missing container runs again
 	// without the watchdog recreating it (the restart policy brought it back).
 	EventRunning EventType = "container_running"
+	// EventRestarted reports a container that died and was restarted by
+	// docker's restart policy between two looks.
+	EventRestarted EventType = "container_restarted"
 	// EventOrphaned reports a managed container the registry does not know.
 	EventOrphaned EventType = "container_orphaned"
 )
 
 // EventTypes lists every type, in a stable order.
-var EventTypes = []EventType{EventStopped, EventMissing, EventRecreated, EventRecreateFailed, EventRunning, EventOrphaned}
+var EventTypes = []EventType{EventStopped, EventMissing, EventRecreated, EventRecreateFailed, EventRunning, EventRestarted, EventOrphaned}
 
 // Priority is the syslog priority journald gets for the type.
 func (t EventType) Priority() int {
 	switch t {
 	case EventRecreateFailed:
 		return 3 // err
-	case EventStopped, EventMissing, EventOrphaned:
+	case EventStopped, EventMissing, EventOrphaned, EventRestarted:
 		return 4 // warning
 	case EventRecreated:
 		return 5 // notice
@@ -52,6 +55,8 @@ func (t EventType) MessageID() string {
 		return "5b0a3f0c6f7e4b7f9a3c2d1e0f4a5b05"
 	case EventOrphaned:
 		return "5b0a3f0c6f7e4b7f9a3c2d1e0f4a5b06"
+	case EventRestarted:
+		return "5b0a3f0c6f7e4b7f9a3c2d1e0f4a5b07"
 	}
 	return "5b0a3f0c6f7e4b7f9a3c2d1e0f4a5b00"
 }
@@ -84,6 +89,8 @@ func (e Event) Message() string {
 		s = fmt.Sprintf("Container %s could not be recreated", e.Container)
 	case EventRunning:
 		s = fmt.Sprintf("Container %s is running again", e.Container)
+	case EventRestarted:
+		s = fmt.Sprintf("Container %s stopped and was restarted by docker", e.Container)
 	case EventOrphaned:
 		s = fmt.Sprintf("Container %s is managed but not in the registry; leaving it alone", e.Container)
 	default:

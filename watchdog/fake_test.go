@@ -173,6 +173,8 @@ func (f *fakeDocker) ps(args []string) (exec.Result, error) {
 				fields = append(fields, c.name)
 			case "{{.State}}":
 				fields = append(fields, c.state)
+			case "{{.Status}}":
+				fields = append(fields, c.status())
 			default:
 				m := labelTmpl.FindStringSubmatch(piece)
 				if m == nil {
@@ -185,6 +187,14 @@ func (f *fakeDocker) ps(args []string) (exec.Result, error) {
 		b.WriteString(strings.Join(fields, "\t") + "\n")
 	}
 	return exec.Result{Stdout: []byte(b.String())}, nil
+}
+
+// status mimics docker's summary column.
+func (c *fakeContainer) status() string {
+	if c.state == "running" {
+		return "Up 5 seconds"
+	}
+	return "Exited (1) 2 seconds ago"
 }
 
 // run records a container from the argv docker.RunArgs builds.

@@ -5,18 +5,37 @@ import (
 	"time"
 )
 
-// Loop runs ticks one at a time: one at once, then one every Interval after
-// the previous ended, so ticks never overlap.
+// Loop runs ticks one at a time: one at once, then one every Interval
+// after the previous ended, so ticks never overlap. A Trigger (docker's
+// event stream saw a loss) or a paced repair falling due brings the next
+// tick forward; the periodic tick stays as the backstop.
 type Loop struct {
 	Watcher  *Watcher
 	Interval time.Duration
 	// After is time.After, or a fake clock's.
 	After func(time.Duration) <-chan time.Time
+	Now   func() time.Time
+	// Trigger asks for a tick soon; Settle is how long to wait after one so
+	// that a burst (kill, die, destroy) is seen by a single tick.
+	Trigger <-chan struct{}
+	Settle  time.Duration
 	// AfterTick sees every tick, completed or skipped, on the loop goroutine.
 	AfterTick func(TickReport, error)
 	// BeforeTick, when set, runs before each tick. The daemon uses it for a
 	// test-only fault that wedges the loop; it must return when ctx ends.
 	BeforeTick func(ctx context.Context)
+}
+
+// NewTrigger returns a trigger channel and a non-blocking function that
+// fires it; many fires before the loop looks count as one.
+func NewTrigger() (<-chan struct{}, func()) {
+	ch := make(chan struct{}, 1)
+	return ch, func() {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // Run ticks until ctx ends; a tick in flight is cancelled with it.
@@ -35,10 +54,36 @@ func (l *Loop) Run(ctx context.Context) error {
 		if l.AfterTick != nil {
 			l.AfterTick(rep, err)
 		}
-		select {
-		case <-ctx.Done():
+		if !l.wait(ctx) {
 			return nil
-		case <-l.After(l.Interval):
 		}
 	}
+}
+
+// wait sleeps until the next tick is due; false means ctx ended.
+func (l *Loop) wait(ctx context.Context) bool {
+	d := l.Interval
+	if next := l.Watcher.NextWake(); !next.IsZero() {
+		d = min(d, max(next.Sub(l.Now()), 0))
+	}
+	select {
+	case <-ctx.Done():
+		return false
+	case <-l.After(d):
+		return true
+	case <-l.Trigger:
+	}
+	if l.Settle > 0 {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-l.After(l.Settle):
+		}
+	}
+	// Fires during the settle are covered by the tick about to run.
+	select {
+	case <-l.Trigger:
+	default:
+	}
+	return true
 }

@@ -10,6 +10,8 @@ type Container struct {
 	ID    string
 	Name  string
 	State string // docker's: running, exited, created, restarting, paused, dead
+	// Status is docker's human summary, e.g. "Exited (137) 3 seconds ago".
+	Status string
 	// Set from the labels; Managed is false for a container this tool did not create.
 	Managed    bool
 	Agent      string

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"sort"
+	"sync"
 	"time"
 )
 
@@ -32,6 +33,8 @@ type TickReport struct {
 	Error     string          `json:"error,omitempty"`
 	Instances []InstanceState `json:"instances"`
 	Events    []Event         `json:"-"`
+	// Repairs counts the recreations this tick started; they finish later.
+	Repairs int `json:"repairs_started"`
 }
 
 // Counts returns how many instances are in each state.
@@ -45,7 +48,8 @@ func (r TickReport) Counts() map[State]int {
 
 // Watcher runs ticks: one docker listing, a partition into running, stopped
 // and missing, events for every condition that begins, and a repair of
-// every missing container through the Reconciler.
+// every missing container through the Reconciler. Repairs run on a bounded
+// pool after the tick has reported, paced per instance by Backoff.
 type Watcher struct {
 	Docker     Docker
 	Registry   Registry
@@ -54,6 +58,17 @@ type Watcher struct {
 	Prefix     string
 	Now        func() time.Time
 	Log        *slog.Logger
+	// Evidence, when set, explains missing and stopped containers.
+	Evidence *Evidence
+	// Parallelism bounds concurrent repairs (0: DefaultParallelism).
+	Parallelism int
+	// Backoff paces recreations (zero: DefaultBackoff).
+	Backoff Backoff
+	// Wake, when set, asks the loop for a tick soon.
+	Wake func()
+
+	once sync.Once
+	rs   *repairs
 }
 
 // Tick runs one round. Its error wraps ErrSkipped when docker could not be
@@ -70,13 +85,16 @@ func (w *Watcher) Tick(ctx context.Context) (TickReport, error) {
 	if err != nil {
 		return fail(fmt.Errorf("read registry: %w", err))
 	}
-	prev, err := w.Registry.Observations(ctx)
-	if err != nil {
-		return fail(fmt.Errorf("read observations: %w", err))
-	}
+	listed := w.Now()
 	cs, err := w.Docker.List(ctx, w.Prefix)
 	if err != nil {
 		return fail(fmt.Errorf("%w: docker ps: %w", ErrSkipped, err))
+	}
+	// Read after listing: a repair that ended before the listing began is
+	// in both; one that ended after is skipped below as busy.
+	prev, err := w.Registry.Observations(ctx)
+	if err != nil {
+		return fail(fmt.Errorf("read observations: %w", err))
 	}
 	seen := make(map[string]*Container, len(cs))
 	for i := range cs {
@@ -87,6 +105,11 @@ func (w *Watcher) Tick(ctx context.Context) (TickReport, error) {
 	for _, in := range ExpectedInstances(agents) {
 		name := ContainerName(w.Prefix, in.Agent, in.Instance)
 		watched[name] = true
+		if w.busy(name, listed) {
+			p := prev[name]
+			rep.Instances = append(rep.Instances, InstanceState{Container: name, Agent: in.Agent, Instance: in.Instance, State: orState(p.State, StateMissing), Since: p.Since})
+			continue
+		}
 		st := w.guard(&rep, name, func() InstanceState {
 			return w.judge(ctx, &rep, in, seen[name], prev[name])
 		})
@@ -101,6 +124,7 @@ func (w *Watcher) Tick(ctx context.Context) (TickReport, error) {
 	}
 	for name := range prev {
 		if !watched[name] {
+			w.forgetRepairs(name)
 			if err := w.Registry.Forget(ctx, name); err != nil {
 				w.Log.Error("forget observation", "container", name, "err", err)
 			}
@@ -140,59 +164,76 @@ func (w *Watcher) judge(ctx context.Context, rep *TickReport, in Instance, c *Co
 		obs.Since, obs.Detail = prev.Since, prev.Detail
 	}
 	ev := func(t EventType, detail string) *Event {
-		return &Event{Time: now, Type: t, Container: name, Agent: in.Agent, Instance: in.Instance, Detail: detail}
+		return &Event{Time: w.Now(), Type: t, Container: name, Agent: in.Agent, Instance: in.Instance, Detail: detail}
+	}
+	// explained adds what docker's event stream saw to a report, once.
+	explained := func(t EventType, detail string) *Event {
+		e := ev(t, detail)
+		if why, fields := Explain(w.Evidence.Recent(name, now)); why != "" {
+			e.Detail += "; " + why
+			e.Evidence = fields
+		}
+		w.Evidence.Consume(name)
+		return e
 	}
 	switch obs.State {
 	case StateRunning:
-		if prev.State != StateStopped && prev.State != StateMissing {
+		w.settle(name, now)
+		switch {
+		case prev.State == StateStopped || prev.State == StateMissing:
+			w.observe(ctx, rep, obs, explained(EventRunning, fmt.Sprintf("was %s", prev.State)))
+		case prev.State == StateRunning && died(w.Evidence.Recent(name, now)):
+			// Stopped and restarted between two looks: docker's restart
+			// policy did its job, but the operator should know.
+			w.observe(ctx, rep, obs, explained(EventRestarted, "restarted by docker's restart policy"))
+		default:
 			// Nothing ended: first sight, or an orphan re-registered.
 			w.observe(ctx, rep, obs)
-			break
 		}
-		w.observe(ctx, rep, obs, ev(EventRunning, fmt.Sprintf("was %s", prev.State)))
 	case StateStopped:
 		if unchanged {
 			break
 		}
-		w.observe(ctx, rep, obs, ev(EventStopped, "docker state "+c.State))
+		w.observe(ctx, rep, obs, explained(EventStopped, stoppedDetail(c)))
 	case StateMissing:
 		if !unchanged {
-			w.observe(ctx, rep, obs, ev(EventMissing, "not known to docker"))
+			detail := "not known to docker"
+			if next := w.nextTry(name); next.After(now) {
+				detail += fmt.Sprintf("; recreated too recently, next attempt at %s", next.UTC().Format(time.RFC3339))
+			}
+			obs.Detail = ""
+			w.observe(ctx, rep, obs, explained(EventMissing, detail))
 		}
-		obs = w.repair(ctx, rep, obs, ev)
+		if w.startRepair(ctx, obs, ev) {
+			rep.Repairs++
+		}
 	}
 	st.State, st.Since = obs.State, obs.Since
 	return st
 }
 
-// repair recreates a missing container and reports how it went. A failure
-// already reported with the same detail is not reported again.
-func (w *Watcher) repair(ctx context.Context, rep *TickReport, obs Observation, ev func(EventType, string) *Event) Observation {
-	// Re-read the registry too: an agent removed since the tick began must
-	// not get its container back.
-	out, err := Failed, error(nil)
-	if fresh, rerr := w.Registry.Agents(ctx); rerr != nil {
-		err = fmt.Errorf("read registry: %w", rerr)
-	} else {
-		out, err = w.Reconciler.Repair(ctx, fresh, obs.Container)
+func stoppedDetail(c *Container) string {
+	if c.Status != "" {
+		return fmt.Sprintf("docker state %s (%s)", c.State, c.Status)
 	}
-	switch {
-	case err == nil && (out == Created || out == Recreated):
-		obs.State, obs.Since, obs.Detail = StateRunning, w.Now(), ""
-		w.observe(ctx, rep, obs, ev(EventRecreated, string(out)))
-		return obs
-	case err == nil:
-		// Someone else acted between the listing and the repair: say so
-		// rather than claim a recreation that did not happen.
-		err = fmt.Errorf("reconcile answered %q: the container changed under the watchdog (created or unregistered by someone else); the next tick will look again", out)
+	return "docker state " + c.State
+}
+
+// died says the lifecycle holds a die: the container stopped at some point.
+func died(ls []Lifecycle) bool {
+	for _, l := range ls {
+		if l.Action == "die" {
+			return true
+		}
 	}
-	detail := err.Error()
-	if detail == obs.Detail {
-		return obs
+	return false
+}
+
+func orState(s, def State) State {
+	if s == "" {
+		return def
 	}
-	obs.Detail = detail
-	w.observe(ctx, rep, obs, ev(EventRecreateFailed, detail))
-	return obs
+	return s
 }
 
 func (w *Watcher) orphan(ctx context.Context, rep *TickReport, c Container, prev Observation) InstanceState {
@@ -208,16 +249,19 @@ func (w *Watcher) orphan(ctx context.Context, rep *TickReport, c Container, prev
 }
 
 // observe persists the observation with its events, then publishes them.
+// rep is nil for a repair, which reports after its tick has.
 func (w *Watcher) observe(ctx context.Context, rep *TickReport, o Observation, evs ...*Event) {
 	if err := w.Registry.Observe(ctx, o, evs...); err != nil {
 		w.Log.Error("record observation", "container", o.Container, "state", o.State, "err", err)
-		if rep.Error == "" {
+		if rep != nil && rep.Error == "" {
 			rep.Error = err.Error()
 		}
 		return
 	}
 	for _, e := range evs {
-		rep.Events = append(rep.Events, *e)
+		if rep != nil {
+			rep.Events = append(rep.Events, *e)
+		}
 		w.Publisher.Publish(*e)
 	}
 }

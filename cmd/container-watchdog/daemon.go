@@ -61,10 +61,25 @@ func (c *RunCmd) daemon(ctx context.Context, e *env, db *sqlite.DB) error {
 		return nil
 	})
 	ready := false
+	trigger, fire := watchdog.NewTrigger()
+	w := c.watcher(e, db, watchdog.Publishers{sink, broker})
+	w.Wake = fire
+	if !c.NoEvents {
+		w.Evidence = watchdog.NewEvidence(16, 10*time.Minute)
+		follower := &watchdog.Follower{
+			Source: e.docker(), Evidence: w.Evidence, Trigger: fire,
+			Now: e.now, After: time.After, Log: e.log,
+			Initial: time.Second, Max: 30 * time.Second,
+		}
+		g.Go(func() error { return follower.Run(gctx) })
+	}
 	loop := &watchdog.Loop{
-		Watcher:  e.watcher(db, watchdog.Publishers{sink, broker}),
+		Watcher:  w,
 		Interval: interval,
 		After:    time.After,
+		Now:      e.now,
+		Trigger:  trigger,
+		Settle:   c.Settle,
 		AfterTick: func(rep watchdog.TickReport, err error) {
 			ticks.set(rep, err, e.now())
 			if err != nil && !errors.Is(err, watchdog.ErrSkipped) {
@@ -99,6 +114,7 @@ func (c *RunCmd) daemon(ctx context.Context, e *env, db *sqlite.DB) error {
 		return nil
 	})
 	err = g.Wait()
+	w.Wait()
 	e.log.Info("container-watchdog stopped")
 	return err
 }

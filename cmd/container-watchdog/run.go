@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/container-watchdog/container-watchdog/watchdog"
@@ -18,6 +19,13 @@ type RunCmd struct {
 	Listen   string        `default:"127.0.0.1:8787" placeholder:"ADDR" help:"HTTP address when not socket-activated."`
 	Once     bool          `help:"Run one tick, print its events as JSON lines and exit."`
 	AddrFile string        `placeholder:"PATH" help:"Write the bound HTTP address here once listening (handy with --listen 127.0.0.1:0)."`
+
+	NoEvents          bool          `help:"Do not follow docker events; detect by polling alone."`
+	Settle            time.Duration `default:"100ms" placeholder:"DUR" help:"After a docker event, wait this long so one tick sees the whole burst."`
+	RepairParallelism int           `placeholder:"N" help:"Most recreations at once (default: 2 per CPU, at least 4)."`
+	BackoffInitial    time.Duration `default:"10s" placeholder:"DUR" help:"Wait before the second recreation of an instance in a streak; doubles each time."`
+	BackoffMax        time.Duration `default:"5m" placeholder:"DUR" help:"Longest wait between recreations of an instance."`
+	BackoffReset      time.Duration `default:"10m" placeholder:"DUR" help:"Running this long after a recreation ends the streak."`
 	// WedgeFile is a test-only fault: while this file exists the loop stops
 	// before its next tick, so the watchdog pings stop and systemd acts.
 	WedgeFile string `hidden:"" env:"CONTAINER_WATCHDOG_TEST_WEDGE_FILE"`
@@ -25,8 +33,16 @@ type RunCmd struct {
 
 // Run implements the command.
 func (c *RunCmd) Run(ctx context.Context, e *env) error {
-	if c.Interval <= 0 {
-		return fmt.Errorf("%w --interval %s: must be positive", watchdog.ErrInvalid, c.Interval)
+	for _, d := range []struct {
+		flag string
+		v    time.Duration
+	}{{"--interval", c.Interval}, {"--backoff-initial", c.BackoffInitial}, {"--backoff-max", c.BackoffMax}, {"--backoff-reset", c.BackoffReset}} {
+		if d.v <= 0 {
+			return fmt.Errorf("%w %s %s: must be positive", watchdog.ErrInvalid, d.flag, d.v)
+		}
+	}
+	if c.Settle < 0 || c.RepairParallelism < 0 {
+		return fmt.Errorf("%w: --settle %s and --repair-parallelism %d must not be negative", watchdog.ErrInvalid, c.Settle, c.RepairParallelism)
 	}
 	db, err := e.openRegistry(ctx)
 	if err != nil {
@@ -41,25 +57,34 @@ func (c *RunCmd) Run(ctx context.Context, e *env) error {
 
 func (c *RunCmd) once(ctx context.Context, e *env, db *sqlite.DB) error {
 	enc := json.NewEncoder(e.stdout)
+	var mu sync.Mutex // repairs publish from their own goroutines
 	pub := watchdog.Publishers{
 		journal.New(e.stderr),
-		watchdog.PublisherFunc(func(ev watchdog.Event) { _ = enc.Encode(ev) }),
+		watchdog.PublisherFunc(func(ev watchdog.Event) {
+			mu.Lock()
+			defer mu.Unlock()
+			_ = enc.Encode(ev)
+		}),
 	}
-	_, err := e.watcher(db, pub).Tick(ctx)
+	w := c.watcher(e, db, pub)
+	_, err := w.Tick(ctx)
+	w.Wait() // the tick's repairs report after it
 	if errors.Is(err, watchdog.ErrSkipped) {
 		return withCode(exitNoDocker, err)
 	}
 	return err
 }
 
-func (e *env) watcher(db *sqlite.DB, pub watchdog.Publisher) *watchdog.Watcher {
+func (c *RunCmd) watcher(e *env, db *sqlite.DB, pub watchdog.Publisher) *watchdog.Watcher {
 	return &watchdog.Watcher{
-		Docker:     e.docker(),
-		Registry:   db,
-		Reconciler: e.reconciler(),
-		Publisher:  pub,
-		Prefix:     e.g.Prefix,
-		Now:        e.now,
-		Log:        e.log,
+		Docker:      e.docker(),
+		Registry:    db,
+		Reconciler:  e.reconciler(),
+		Publisher:   pub,
+		Prefix:      e.g.Prefix,
+		Now:         e.now,
+		Log:         e.log,
+		Parallelism: c.RepairParallelism,
+		Backoff:     watchdog.Backoff{Initial: c.BackoffInitial, Max: c.BackoffMax, Reset: c.BackoffReset},
 	}
 }

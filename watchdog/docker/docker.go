@@ -38,7 +38,10 @@ var psFormat = strings.Join([]string{
 	`{{.Label "` + watchdog.LabelAgent + `"}}`,
 	`{{.Label "` + watchdog.LabelInstance + `"}}`,
 	`{{.Label "` + watchdog.LabelConfig + `"}}`,
+	"{{.Status}}",
 }, "\t")
+
+const psFields = 8
 
 // PSArgs is the argv of the one listing a tick makes.
 func PSArgs(nameRegexp string) []string {
@@ -160,8 +163,8 @@ func ParsePS(out []byte) ([]watchdog.Container, error) {
 			continue
 		}
 		f := strings.Split(line, "\t")
-		if len(f) != 7 {
-			return nil, fmt.Errorf("docker ps line %d %q: want 7 tab-separated fields, got %d", n+1, line, len(f))
+		if len(f) != psFields {
+			return nil, fmt.Errorf("docker ps line %d %q: want %d tab-separated fields, got %d", n+1, line, psFields, len(f))
 		}
 		// A container with links has several names; the first is its own.
 		name, _, _ := strings.Cut(f[1], ",")
@@ -171,7 +174,7 @@ func ParsePS(out []byte) ([]watchdog.Container, error) {
 		}
 		cs = append(cs, watchdog.Container{
 			ID: f[0], Name: name, State: f[2],
-			Managed: f[3] == "true", Agent: f[4], Instance: f[5], ConfigHash: f[6],
+			Managed: f[3] == "true", Agent: f[4], Instance: f[5], ConfigHash: f[6], Status: f[7],
 		})
 	}
 	return cs, nil
