@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -55,7 +54,7 @@ func (c *AgentAddCmd) Run(ctx context.Context, e *env) error {
 	if c.NoReconcile {
 		return nil
 	}
-	return e.converge(ctx, db, e.names(a), watchdog.ConvergeOptions{})
+	return e.converge(ctx, db, e.names(a), watchdog.ConvergeOptions{}, true)
 }
 
 // AgentSetCmd is `agent set`.
@@ -116,7 +115,7 @@ func (c *AgentSetCmd) Run(ctx context.Context, e *env) error {
 		return nil
 	}
 	names := append(e.names(before), e.names(after)...)
-	return e.converge(ctx, db, names, watchdog.ConvergeOptions{RemoveUnlisted: true, Purge: c.Purge})
+	return e.converge(ctx, db, names, watchdog.ConvergeOptions{RemoveUnlisted: true, Purge: c.Purge}, true)
 }
 
 // AgentRmCmd is `agent rm`.
@@ -143,7 +142,7 @@ func (c *AgentRmCmd) Run(ctx context.Context, e *env) error {
 	if c.NoReconcile {
 		return nil
 	}
-	return e.converge(ctx, db, e.names(a), watchdog.ConvergeOptions{RemoveUnlisted: true, Purge: c.Purge, OfAgent: a.Name})
+	return e.converge(ctx, db, e.names(a), watchdog.ConvergeOptions{RemoveUnlisted: true, Purge: c.Purge, OfAgent: a.Name}, true)
 }
 
 // AgentLsCmd is `agent ls`.
@@ -191,19 +190,22 @@ func (e *env) names(a watchdog.Agent) []string {
 	return out
 }
 
-// converge reconciles names against the registry after a change to it and
-// prints the outcome; a failure keeps the registry change (exit 1).
-func (e *env) converge(ctx context.Context, db registryReader, names []string, opt watchdog.ConvergeOptions) error {
+// converge reconciles names against the registry and prints the outcome.
+// After a registry change (changed), a failure keeps the change and says so.
+func (e *env) converge(ctx context.Context, db registryReader, names []string, opt watchdog.ConvergeOptions, changed bool) error {
 	agents, err := db.Agents(ctx)
 	if err != nil {
 		return err
 	}
 	rs, err := e.reconciler().Converge(ctx, agents, names, opt)
-	if err != nil {
-		return fmt.Errorf("registry updated, but reconcile failed: %w", err)
+	if err == nil {
+		err = e.printResults(rs)
 	}
-	if err := e.printResults(rs); err != nil {
-		return errors.Join(errors.New("registry updated"), err)
+	switch {
+	case err != nil && changed:
+		return fmt.Errorf("registry updated, but reconcile failed: %w", err)
+	case err != nil:
+		return fmt.Errorf("reconcile failed: %w", err)
 	}
 	return nil
 }

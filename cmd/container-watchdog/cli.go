@@ -192,7 +192,7 @@ func (e *env) printResults(rs []watchdog.Result) error {
 		fmt.Fprintf(e.stdout, "%s %s\n", r.Outcome, r.Container)
 	}
 	if err := watchdog.Failures(rs); err != nil {
-		return fmt.Errorf("reconcile failed: %d of %d containers did not converge", countFailed(rs), len(rs))
+		return fmt.Errorf("%d of %d containers did not converge", countFailed(rs), len(rs))
 	}
 	return nil
 }

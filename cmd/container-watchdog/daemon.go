@@ -232,7 +232,7 @@ func (t *tickState) status() string {
 	defer t.mu.Unlock()
 	var b strings.Builder
 	if t.last.Result == "skipped" {
-		b.WriteString("degraded: tick skipped: " + t.last.Error)
+		b.WriteString("degraded: " + t.last.Error)
 	} else {
 		n := t.last.Counts()
 		fmt.Fprintf(&b, "%d running, %d stopped, %d missing", n[watchdog.StateRunning], n[watchdog.StateStopped], n[watchdog.StateMissing])

@@ -32,5 +32,5 @@ func (c *ReconcileCmd) Run(ctx context.Context, e *env) error {
 		return err
 	}
 	defer db.Close()
-	return e.converge(ctx, db, c.Containers, watchdog.ConvergeOptions{All: c.All, RemoveUnlisted: c.Prune})
+	return e.converge(ctx, db, c.Containers, watchdog.ConvergeOptions{All: c.All, RemoveUnlisted: c.Prune}, false)
 }
