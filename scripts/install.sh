@@ -30,6 +30,9 @@ Options:
                            staged install: put everything under DIR (as DESTDIR=DIR
                            does) and start nothing
   --no-start               do not enable or start the units
+  --audit                  also install the auditd rules that record who runs
+                           docker (<root>/etc/audit/rules.d/) and load them
+                           with augenrules when auditd is there
   -h, --help               this text
 
 On a live install where systemd is PID 1 (systemctl is-system-running answers)
@@ -44,6 +47,7 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 binary=""
 destdir="${DESTDIR:-}"
 start=1
+audit=0
 
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -52,6 +56,7 @@ while [ $# -gt 0 ]; do
 	--prefix | --destdir) [ $# -ge 2 ] || { echo "install.sh: $1 needs a folder" >&2; exit 2; }; destdir=$2; shift 2 ;;
 	--prefix=* | --destdir=*) destdir=${1#*=}; shift ;;
 	--no-start) start=0; shift ;;
+	--audit) audit=1; shift ;;
 	-h | --help) usage; exit 0 ;;
 	*) echo "install.sh: unknown argument: $1 (see --help)" >&2; exit 2 ;;
 	esac
@@ -108,6 +113,19 @@ install -m 0644 "$repo/units/container-watchdog.catalog" "$catalogdir/container-
 echo "installed $bindir/container-watchdog"
 echo "installed $unitdir/container-watchdog.service and .socket"
 echo "installed $catalogdir/container-watchdog.catalog"
+if [ "$audit" -eq 1 ]; then
+	auditdir="$destdir/etc/audit/rules.d"
+	install -d -m 0750 "$auditdir"
+	install -m 0640 "$repo/units/container-watchdog.audit.rules" "$auditdir/container-watchdog.rules"
+	echo "installed $auditdir/container-watchdog.rules"
+	if [ -z "$destdir" ]; then
+		if command -v augenrules >/dev/null; then
+			augenrules --load || echo "install.sh: augenrules --load failed; load the rules by hand" >&2
+		else
+			echo "install.sh: auditd is not installed (apt-get install auditd); the rules load when it is" >&2
+		fi
+	fi
+fi
 
 if [ -n "$destdir" ]; then
 	echo "staged install under $destdir: nothing reloaded or started"
