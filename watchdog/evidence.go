@@ -106,12 +106,13 @@ func Explain(ls []Lifecycle) (string, map[string]string) {
 		}
 		parts = append(parts, l.String())
 		actions = append(actions, l.Action)
-		switch l.Action {
-		case "kill":
+		// A field only when docker said: an empty one is noise in journald.
+		switch {
+		case l.Action == "kill" && l.Signal != "":
 			f["CONTAINER_KILL_SIGNAL"] = l.Signal
-		case "die":
+		case l.Action == "die" && l.ExitCode != "":
 			f["CONTAINER_EXIT_CODE"] = l.ExitCode
-		case "oom":
+		case l.Action == "oom":
 			f["CONTAINER_OOM"] = "true"
 		}
 	}
@@ -151,8 +152,10 @@ func cause(f map[string]string, actions []string) string {
 		return "removed (docker rm)"
 	case has("stop"):
 		return "stopped by request (docker stop)"
-	case has("kill"):
+	case has("kill") && f["CONTAINER_KILL_SIGNAL"] != "":
 		return "killed by signal " + f["CONTAINER_KILL_SIGNAL"]
+	case has("kill"):
+		return "killed (docker kill)"
 	case f["CONTAINER_EXIT_CODE"] != "" && f["CONTAINER_EXIT_CODE"] != "0":
 		return "exited with code " + f["CONTAINER_EXIT_CODE"] + " (crash or error)"
 	case f["CONTAINER_EXIT_CODE"] == "0":

@@ -54,16 +54,19 @@ func (l *Loop) Run(ctx context.Context) error {
 		if l.AfterTick != nil {
 			l.AfterTick(rep, err)
 		}
-		if !l.wait(ctx) {
+		if !l.wait(ctx, rep.Started) {
 			return nil
 		}
 	}
 }
 
-// wait sleeps until the next tick is due; false means ctx ended.
-func (l *Loop) wait(ctx context.Context) bool {
+// wait sleeps until the next tick is due; false means ctx ended. ticked
+// is when the last tick began: a deferred repair already due then is one
+// that tick could not make (docker was down), and waking for it again at
+// once would only spin.
+func (l *Loop) wait(ctx context.Context, ticked time.Time) bool {
 	d := l.Interval
-	if next := l.Watcher.NextWake(); !next.IsZero() {
+	if next := l.Watcher.NextWake(); next.After(ticked) {
 		d = min(d, max(next.Sub(l.Now()), 0))
 	}
 	select {

@@ -104,6 +104,15 @@ func (w *Watcher) settle(name string, now time.Time) {
 	delete(rs.deferred, name)
 }
 
+// undefer drops a deferred recreation of a container that is no longer
+// missing: a due time no tick can act on would have the loop spin.
+func (w *Watcher) undefer(name string) {
+	rs := w.state()
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	delete(rs.deferred, name)
+}
+
 // forget drops all bookkeeping of a container no longer watched.
 func (w *Watcher) forgetRepairs(name string) {
 	rs := w.state()
@@ -162,6 +171,7 @@ func (w *Watcher) startRepair(ctx context.Context, obs Observation, ev func(Even
 	rs.mu.Unlock()
 
 	go func() {
+		var wake bool
 		defer rs.wg.Done()
 		defer func() {
 			if v := recover(); v != nil {
@@ -171,6 +181,11 @@ func (w *Watcher) startRepair(ctx context.Context, obs Observation, ev func(Even
 			delete(rs.inflight, obs.Container)
 			rs.doneAt[obs.Container] = w.Now()
 			rs.mu.Unlock()
+			// Only now: a tick woken earlier would find the repair still
+			// under way, skip the instance and never time the next attempt.
+			if wake {
+				w.wake()
+			}
 		}()
 		select {
 		case rs.sem <- struct{}{}:
@@ -178,14 +193,16 @@ func (w *Watcher) startRepair(ctx context.Context, obs Observation, ev func(Even
 		case <-ctx.Done():
 			return
 		}
-		w.repair(ctx, obs, ev)
+		wake = w.repair(ctx, obs, ev)
 	}()
 	return true
 }
 
 // repair recreates one container and reports how it went. A failure
-// already reported with the same docker error is not reported again.
-func (w *Watcher) repair(ctx context.Context, obs Observation, ev func(EventType, string) *Event) {
+// already reported with the same docker error is not reported again. It
+// returns true when it failed, so the loop should look again (the backoff
+// has a retry to time).
+func (w *Watcher) repair(ctx context.Context, obs Observation, ev func(EventType, string) *Event) bool {
 	// Re-read the registry: an agent removed since the tick began must not
 	// get its container back.
 	out, err := Failed, error(nil)
@@ -195,14 +212,14 @@ func (w *Watcher) repair(ctx context.Context, obs Observation, ev func(EventType
 		out, err = w.Reconciler.Repair(ctx, fresh, obs.Container)
 	}
 	if ctx.Err() != nil {
-		return // shutting down: the next start reconciles
+		return false // shutting down: the next start reconciles
 	}
 	switch {
 	case err == nil && (out == Created || out == Recreated):
 		w.Evidence.Consume(obs.Container) // our own create/start explain nothing
 		obs.State, obs.Since, obs.Detail = StateRunning, w.Now(), ""
 		w.observe(ctx, nil, obs, ev(EventRecreated, string(out)))
-		return
+		return false
 	case err == nil:
 		// Someone else acted between the listing and the repair: say so
 		// rather than claim a recreation that did not happen.
@@ -210,8 +227,7 @@ func (w *Watcher) repair(ctx context.Context, obs Observation, ev func(EventType
 	}
 	detail := err.Error()
 	if detail == obs.Detail {
-		w.wake()
-		return
+		return true
 	}
 	obs.Detail = detail
 	e := ev(EventRecreateFailed, detail)
@@ -219,7 +235,7 @@ func (w *Watcher) repair(ctx context.Context, obs Observation, ev func(EventType
 		e.Detail += fmt.Sprintf("; next attempt at %s", next.UTC().Format(time.RFC3339))
 	}
 	w.observe(ctx, nil, obs, e)
-	w.wake()
+	return true
 }
 
 // wake asks the loop to look again (a failed repair has a backoff to time).

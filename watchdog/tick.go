@@ -88,7 +88,7 @@ func (w *Watcher) Tick(ctx context.Context) (TickReport, error) {
 	listed := w.Now()
 	cs, err := w.Docker.List(ctx, w.Prefix)
 	if err != nil {
-		return fail(fmt.Errorf("%w: docker ps: %w", ErrSkipped, err))
+		return fail(fmt.Errorf("%w: %w", ErrSkipped, err))
 	}
 	// Read after listing: a repair that ended before the listing began is
 	// in both; one that ended after is skipped below as busy.
@@ -125,6 +125,7 @@ func (w *Watcher) Tick(ctx context.Context) (TickReport, error) {
 	for name := range prev {
 		if !watched[name] {
 			w.forgetRepairs(name)
+			w.Evidence.Consume(name)
 			if err := w.Registry.Forget(ctx, name); err != nil {
 				w.Log.Error("forget observation", "container", name, "err", err)
 			}
@@ -182,15 +183,28 @@ func (w *Watcher) judge(ctx context.Context, rep *TickReport, in Instance, c *Co
 		switch {
 		case prev.State == StateStopped || prev.State == StateMissing:
 			w.observe(ctx, rep, obs, explained(EventRunning, fmt.Sprintf("was %s", prev.State)))
-		case prev.State == StateRunning && died(w.Evidence.Recent(name, now)):
+		case prev.State == StateRunning && deathPending(w.Evidence.Recent(name, now), now):
+			// Docker announced a death this listing does not show: dockerd
+			// publishes "die" before `docker ps` stops saying running, and a
+			// listing may predate the death. Not a restart: keep the
+			// evidence for the report the next look makes, and look soon.
+			w.observe(ctx, rep, obs)
+			w.wake()
+		case prev.State == StateRunning && restartedByDocker(w.Evidence.Recent(name, now)):
 			// Stopped and restarted between two looks: docker's restart
 			// policy did its job, but the operator should know.
 			w.observe(ctx, rep, obs, explained(EventRestarted, "restarted by docker's restart policy"))
 		default:
-			// Nothing ended: first sight, or an orphan re-registered.
+			// Nothing ended: first sight, or an orphan re-registered. A
+			// destroy here was a replacement (reconcile, agent set): its
+			// lifecycle explains nothing to come, so drop it.
+			if replaced(w.Evidence.Recent(name, now)) {
+				w.Evidence.Consume(name)
+			}
 			w.observe(ctx, rep, obs)
 		}
 	case StateStopped:
+		w.undefer(name)
 		if unchanged {
 			break
 		}
@@ -219,11 +233,46 @@ func stoppedDetail(c *Container) string {
 	return "docker state " + c.State
 }
 
-// died says the lifecycle holds a die: the container stopped at some point.
-func died(ls []Lifecycle) bool {
+// restartedByDocker says the lifecycle holds a die but no destroy: the
+// container stopped and docker's restart policy started the same one again.
+// A destroy means it was replaced (reconcile, agent set), not restarted.
+func restartedByDocker(ls []Lifecycle) bool {
+	if replaced(ls) {
+		return false
+	}
 	for _, l := range ls {
 		if l.Action == "die" {
 			return true
+		}
+	}
+	return false
+}
+
+// replaced says the lifecycle holds a destroy.
+func replaced(ls []Lifecycle) bool {
+	for _, l := range ls {
+		if l.Action == "destroy" {
+			return true
+		}
+	}
+	return false
+}
+
+// deathGrace bounds how long a running listing may disagree with a die
+// docker announced before the watchdog believes the listing: past it, the
+// start that would show a restart was missed (the event stream dropped).
+const deathGrace = 5 * time.Second
+
+// deathPending says the lifecycle's last die has no start after it and is
+// recent: the container died and docker has not restarted it (yet), so a
+// listing that shows it running is stale.
+func deathPending(ls []Lifecycle, now time.Time) bool {
+	for i := len(ls) - 1; i >= 0; i-- {
+		switch ls[i].Action {
+		case "start":
+			return false
+		case "die":
+			return now.Sub(ls[i].Time) < deathGrace
 		}
 	}
 	return false

@@ -1,8 +1,10 @@
 package watchdog_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"maps"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -91,12 +93,22 @@ func (e *tickEnv) agents() []watchdog.Agent {
 	return as
 }
 
-// tick advances the clock, runs one tick that must complete, and returns
-// its report and the events published. It checks that every published
-// event was stored first, with increasing ids, and nothing else was stored.
+// tick advances the clock by a minute and runs one tick with tickAfter.
 func (e *tickEnv) tick() (watchdog.TickReport, []watchdog.Event) {
 	e.t.Helper()
-	e.clock.Advance(time.Minute)
+	return e.tickAfter(time.Minute)
+}
+
+// tickAfter advances the clock by d, runs one tick that must complete,
+// waits for the repairs it started, and returns its report and every event
+// published by the tick and its repairs, ordered by container, then id (the
+// repairs of different containers run concurrently, so only the order per
+// container is fixed). It checks that every published event was stored
+// first, with increasing ids, that nothing else was stored, that the report
+// holds exactly the tick's own events and that the rest are repair outcomes.
+func (e *tickEnv) tickAfter(d time.Duration) (watchdog.TickReport, []watchdog.Event) {
+	e.t.Helper()
+	e.clock.Advance(d)
 	e.fake.runner.Reset()
 	rep, err := e.w.Tick(e.ctx)
 	if err != nil {
@@ -105,25 +117,54 @@ func (e *tickEnv) tick() (watchdog.TickReport, []watchdog.Event) {
 	if rep.Result != "completed" {
 		e.t.Errorf("Result = %q, want completed", rep.Result)
 	}
+	e.w.Wait()
+	return rep, e.published(rep)
+}
+
+// published takes the events published since the last look and checks
+// them against the event log and rep (the tick they followed).
+func (e *tickEnv) published(rep watchdog.TickReport) []watchdog.Event {
+	e.t.Helper()
 	pub := e.pub.take()
+	slices.SortStableFunc(pub, func(a, b watchdog.Event) int { return cmp.Compare(a.ID, b.ID) })
 	stored, err := e.db.Events(e.ctx, e.lastID, 0)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	if len(stored) != len(pub) || len(rep.Events) != len(pub) {
-		e.t.Fatalf("stored %v, published %v, reported %v: want the same events", summary(stored), summary(pub), summary(rep.Events))
+	if len(stored) != len(pub) {
+		e.t.Fatalf("stored %v, published %v: want the same events", summary(stored), summary(pub))
+	}
+	reported := map[int64]watchdog.Event{}
+	for _, ev := range rep.Events {
+		reported[ev.ID] = ev
 	}
 	for i := range pub {
-		if pub[i].ID <= e.lastID || pub[i].ID != stored[i].ID || pub[i].ID != rep.Events[i].ID ||
-			pub[i].Type != stored[i].Type || pub[i].Detail != stored[i].Detail || pub[i].Container != stored[i].Container {
-			e.t.Fatalf("event %d: published %+v, stored %+v, reported %+v", i, pub[i], stored[i], rep.Events[i])
+		if pub[i].ID <= e.lastID || pub[i].ID != stored[i].ID ||
+			pub[i].Type != stored[i].Type || pub[i].Detail != stored[i].Detail || pub[i].Container != stored[i].Container ||
+			!maps.Equal(pub[i].Evidence, stored[i].Evidence) {
+			e.t.Fatalf("event %d: published %+v, stored %+v", i, pub[i], stored[i])
+		}
+		if r, ok := reported[pub[i].ID]; ok {
+			if r.Type != pub[i].Type || r.Detail != pub[i].Detail || r.Container != pub[i].Container {
+				e.t.Fatalf("event %d: published %+v, reported %+v", i, pub[i], r)
+			}
+			if pub[i].Type == watchdog.EventRecreated || pub[i].Type == watchdog.EventRecreateFailed {
+				e.t.Errorf("repair outcome %+v in the tick's report: repairs report after the tick", pub[i])
+			}
+			delete(reported, pub[i].ID)
+		} else if pub[i].Type != watchdog.EventRecreated && pub[i].Type != watchdog.EventRecreateFailed {
+			e.t.Errorf("tick event %+v published but not in the report", pub[i])
 		}
 		if !pub[i].Time.Equal(e.clock.Now()) {
 			e.t.Errorf("event %d time %v, want the fake clock's %v", i, pub[i].Time, e.clock.Now())
 		}
 		e.lastID = pub[i].ID
 	}
-	return rep, pub
+	if len(reported) != 0 {
+		e.t.Fatalf("reported %v, published %v: want the tick's events published", summary(rep.Events), summary(pub))
+	}
+	slices.SortStableFunc(pub, func(a, b watchdog.Event) int { return strings.Compare(a.Container, b.Container) })
+	return pub
 }
 
 func wantEvents(t *testing.T, got []watchdog.Event, want ...string) {
@@ -140,6 +181,23 @@ func wantNoCalls(t *testing.T, f *fakeDocker, verbs ...string) {
 			t.Errorf("unexpected %s calls: %q", v, c)
 		}
 	}
+}
+
+// observed is the state the registry holds for container (repairs record
+// theirs after the tick that started them has reported).
+func (e *tickEnv) observed(container string) watchdog.State {
+	e.t.Helper()
+	obs, err := e.db.Observations(e.ctx)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return obs[container].State
+}
+
+// failedDetail is a recreate_failed detail: docker's stderr, then when the
+// backoff allows the next attempt.
+func failedDetail(stderr string, next time.Time) string {
+	return stderr + "; next attempt at " + next.UTC().Format(time.RFC3339)
 }
 
 func stateOf(t *testing.T, rep watchdog.TickReport, container string) watchdog.State {
@@ -221,7 +279,11 @@ func TestTickMissingIsRecreatedWithItsVolume(t *testing.T) {
 
 	rep, evs := e.tick()
 	wantEvents(t, evs, "container_missing "+name, "container_recreated "+name)
-	if s := stateOf(t, rep, name); s != watchdog.StateRunning {
+	// The tick reports what it saw; the repair it started records the recreation.
+	if s := stateOf(t, rep, name); s != watchdog.StateMissing || rep.Repairs != 1 {
+		t.Errorf("tick saw %q and started %d repairs, want missing and 1", s, rep.Repairs)
+	}
+	if s := e.observed(name); s != watchdog.StateRunning {
 		t.Errorf("state after recreation %q, want running", s)
 	}
 	runs := e.fake.calls("run")
@@ -254,11 +316,11 @@ func TestTickRecreateFailureReportedOncePerCause(t *testing.T) {
 
 	rep, evs := e.tick()
 	wantEvents(t, evs, "container_missing "+name, "container_recreate_failed "+name)
-	if evs[1].Detail != denied {
-		t.Errorf("detail %q, want docker's stderr %q", evs[1].Detail, denied)
+	if want := failedDetail(denied, e.clock.Now().Add(watchdog.DefaultBackoff.Initial)); evs[1].Detail != want {
+		t.Errorf("detail %q, want docker's stderr and the next attempt %q", evs[1].Detail, want)
 	}
-	if s := stateOf(t, rep, name); s != watchdog.StateMissing {
-		t.Errorf("state %q, want missing", s)
+	if s := stateOf(t, rep, name); s != watchdog.StateMissing || e.observed(name) != watchdog.StateMissing {
+		t.Errorf("state %q, observed %q, want missing", s, e.observed(name))
 	}
 
 	// Same failure: retried, not reported, also after a restart.
@@ -277,15 +339,21 @@ func TestTickRecreateFailureReportedOncePerCause(t *testing.T) {
 	e.fake.setFailFor(name, full)
 	_, evs = e.tick()
 	wantEvents(t, evs, "container_recreate_failed "+name)
-	if evs[0].Detail != full {
-		t.Errorf("detail %q, want %q", evs[0].Detail, full)
+	// The second attempt since the restart: the next waits twice as long.
+	if want := failedDetail(full, e.clock.Now().Add(2*watchdog.DefaultBackoff.Initial)); evs[0].Detail != want {
+		t.Errorf("detail %q, want %q", evs[0].Detail, want)
 	}
 
 	e.fake.setFailFor(name, "")
-	rep, evs = e.tick()
+	_, evs = e.tick()
 	wantEvents(t, evs, "container_recreated "+name)
-	if s := stateOf(t, rep, name); s != watchdog.StateRunning || e.fake.get(name) == nil {
+	if s := e.observed(name); s != watchdog.StateRunning || e.fake.get(name) == nil {
 		t.Errorf("state %q, container %v", s, e.fake.get(name))
+	}
+	rep, evs = e.tick()
+	wantEvents(t, evs)
+	if s := stateOf(t, rep, name); s != watchdog.StateRunning {
+		t.Errorf("state %q after the recreation, want running", s)
 	}
 	// The old failure no longer counts: a new disappearance with the same cause is news.
 	e.fake.remove(name)
@@ -512,6 +580,7 @@ func TestTickPanicInOneInstanceSparesTheOthers(t *testing.T) {
 	if !strings.Contains(rep.Error, "panic") {
 		t.Errorf("report error %q, want the panic noted", rep.Error)
 	}
+	e.w.Wait()
 	wantEvents(t, e.pub.take(), "container_missing "+cname("bb", "default"), "container_recreated "+cname("bb", "default"))
 	if e.fake.get(cname("bb", "default")) == nil {
 		t.Fatal("bb was not recreated after aa panicked")
@@ -522,7 +591,11 @@ func TestTickPanicInOneInstanceSparesTheOthers(t *testing.T) {
 
 	// The loop goes on: the next tick repairs aa.
 	e.pub.panicFor = ""
-	e.lastID = rep.Events[len(rep.Events)-1].ID
+	stored, err := e.db.Events(e.ctx, e.lastID, 0)
+	if err != nil || len(stored) != 3 {
+		t.Fatalf("stored %v, %v: want aa's missing, bb's missing and recreated", summary(stored), err)
+	}
+	e.lastID = stored[len(stored)-1].ID
 	_, evs := e.tick()
 	wantEvents(t, evs, "container_recreated "+cname("aa", "default"))
 }

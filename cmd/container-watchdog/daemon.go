@@ -240,7 +240,7 @@ func (t *tickState) status() string {
 			fmt.Fprintf(&b, ", %d orphaned", o)
 		}
 	}
-	if t.lastProblem != "" {
+	if t.lastProblem != "" && t.last.Result != "skipped" { // a skip is the problem, said above
 		b.WriteString("; last problem: " + t.lastProblem)
 	}
 	return strings.Join(strings.Fields(b.String()), " ")

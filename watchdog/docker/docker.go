@@ -2,6 +2,7 @@ package docker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"sort"
@@ -51,7 +52,9 @@ func PSArgs(nameRegexp string) []string {
 // List implements watchdog.Docker.
 func (c *Client) List(ctx context.Context, prefix string) ([]watchdog.Container, error) {
 	out, err := c.run(ctx, PSArgs("^"+regexp.QuoteMeta(prefix))...)
-	if err != nil {
+	if e := (*Error)(nil); errors.As(err, &e) {
+		return nil, fmt.Errorf("docker ps: %w", err) // exec's own errors name the call already
+	} else if err != nil {
 		return nil, err
 	}
 	cs, err := ParsePS(out)

@@ -17,17 +17,17 @@ import (
 
 func TestParsePS(t *testing.T) {
 	out := "\n" +
-		"aaa\tclaude-hooks-dev-default\trunning\ttrue\tdev\tdefault\t0123abcd\r\n" +
+		"aaa\tclaude-hooks-dev-default\trunning\ttrue\tdev\tdefault\t0123abcd\tUp 5 seconds\r\n" +
 		"   \n" +
-		"bbb\t/claude-hooks-ops-a,other/link\texited\t\t\t\t\n" +
-		"ccc\tclaude-hooks-x-y\tcreated\tfalse\tx\ty\th\n"
+		"bbb\t/claude-hooks-ops-a,other/link\texited\t\t\t\t\tExited (137) 3 seconds ago\n" +
+		"ccc\tclaude-hooks-x-y\tcreated\tfalse\tx\ty\th\t\n"
 	got, err := docker.ParsePS([]byte(out))
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []watchdog.Container{
-		{ID: "aaa", Name: "claude-hooks-dev-default", State: "running", Managed: true, Agent: "dev", Instance: "default", ConfigHash: "0123abcd"},
-		{ID: "bbb", Name: "claude-hooks-ops-a", State: "exited"},
+		{ID: "aaa", Name: "claude-hooks-dev-default", State: "running", Managed: true, Agent: "dev", Instance: "default", ConfigHash: "0123abcd", Status: "Up 5 seconds"},
+		{ID: "bbb", Name: "claude-hooks-ops-a", State: "exited", Status: "Exited (137) 3 seconds ago"},
 		{ID: "ccc", Name: "claude-hooks-x-y", State: "created", Agent: "x", Instance: "y", ConfigHash: "h"},
 	}
 	if !reflect.DeepEqual(got, want) {
@@ -39,16 +39,18 @@ func TestParsePS(t *testing.T) {
 }
 
 func TestParsePSRejectsBadLines(t *testing.T) {
-	good := "aaa\tn\trunning\t\t\t\t\n"
+	good := "aaa\tn\trunning\t\t\t\t\tUp 1 second\n"
 	for _, bad := range []string{
 		"aaa\tn\trunning",
-		"aaa\tn\trunning\t\t\t\t\textra",
+		// The seven fields of the format before {{.Status}} was added.
+		"aaa\tn\trunning\t\t\t\t",
+		"aaa\tn\trunning\t\t\t\t\tUp\textra",
 		"aaa n running",
-		"\tn\trunning\t\t\t\t",
-		"aaa\t\trunning\t\t\t\t",
-		"aaa\t/\trunning\t\t\t\t",
-		"aaa\t,x\trunning\t\t\t\t",
-		"aaa\tn\t\t\t\t\t",
+		"\tn\trunning\t\t\t\t\t",
+		"aaa\t\trunning\t\t\t\t\t",
+		"aaa\t/\trunning\t\t\t\t\t",
+		"aaa\t,x\trunning\t\t\t\t\t",
+		"aaa\tn\t\t\t\t\t\t",
 	} {
 		_, err := docker.ParsePS([]byte(good + bad + "\n"))
 		if err == nil {
@@ -102,7 +104,7 @@ func runner(res exec.Result, err error) *fakeexec.Runner {
 }
 
 func TestClientList(t *testing.T) {
-	out := "1\ta.b-dev-x\trunning\ttrue\tdev\tx\th\n2\txa.b-dev-y\trunning\ttrue\tdev\ty\th\n"
+	out := "1\ta.b-dev-x\trunning\ttrue\tdev\tx\th\tUp 2 hours\n2\txa.b-dev-y\trunning\ttrue\tdev\ty\th\tUp 2 hours\n"
 	r := runner(exec.Result{Stdout: []byte(out)}, nil)
 	c := &docker.Client{Runner: r, Program: "/usr/bin/docker"}
 	cs, err := c.List(context.Background(), "a.b-")
@@ -122,11 +124,11 @@ func TestClientList(t *testing.T) {
 }
 
 func TestClientGet(t *testing.T) {
-	out := "1\tcw-dev-xy\trunning\ttrue\tdev\txy\th\n2\tcw-dev-x\texited\ttrue\tdev\tx\th\n"
+	out := "1\tcw-dev-xy\trunning\ttrue\tdev\txy\th\tUp 1 minute\n2\tcw-dev-x\texited\ttrue\tdev\tx\th\tExited (1) 1 minute ago\n"
 	r := runner(exec.Result{Stdout: []byte(out)}, nil)
 	c := &docker.Client{Runner: r, Program: "docker"}
 	got, err := c.Get(context.Background(), "cw-dev-x")
-	if err != nil || got == nil || got.ID != "2" || got.State != "exited" {
+	if err != nil || got == nil || got.ID != "2" || got.State != "exited" || got.Status != "Exited (1) 1 minute ago" {
 		t.Fatalf("Get = %+v, %v", got, err)
 	}
 	if calls := r.CallsWith("ps"); len(calls) != 1 || !strings.Contains(calls[0], " name=^/?cw-dev-x$ ") {
@@ -229,16 +231,18 @@ func render(c watchdog.Container) string {
 	if c.Managed {
 		managed = "true"
 	}
-	return strings.Join([]string{c.ID, c.Name, c.State, managed, c.Agent, c.Instance, c.ConfigHash}, "\t")
+	return strings.Join([]string{c.ID, c.Name, c.State, managed, c.Agent, c.Instance, c.ConfigHash, c.Status}, "\t")
 }
 
 func FuzzParsePS(f *testing.F) {
-	f.Add("aaa\tclaude-hooks-dev-default\trunning\ttrue\tdev\tdefault\t0123\n")
-	f.Add("a\t/b,c\texited\t\t\t\t\r\nd\te\tf\tfalse\tg\th\ti")
-	f.Add("a\t//b\tx\t\t\t\t")
-	f.Add("a\t/,b\tx\t\t\t\t")
+	f.Add("aaa\tclaude-hooks-dev-default\trunning\ttrue\tdev\tdefault\t0123\tUp 5 seconds\n")
+	f.Add("a\t/b,c\texited\t\t\t\t\tExited (0) 1 second ago\r\nd\te\tf\tfalse\tg\th\ti\t")
+	f.Add("a\t//b\tx\t\t\t\t\t")
+	f.Add("a\t/,b\tx\t\t\t\t\t")
+	f.Add("a\tb\tc\t\t\t\t\t\r\r")
 	f.Add("\n\n \t \n")
 	f.Add("a\tb\tc")
+	f.Add("a\tb\tc\td\te\tf\tg")
 	f.Fuzz(func(t *testing.T, out string) {
 		cs, err := docker.ParsePS([]byte(out))
 		if err != nil {
@@ -249,7 +253,7 @@ func FuzzParsePS(f *testing.F) {
 			if c.ID == "" || c.Name == "" || c.State == "" {
 				t.Fatalf("empty field in %+v", c)
 			}
-			for _, s := range []string{c.ID, c.Name, c.State, c.Agent, c.Instance, c.ConfigHash} {
+			for _, s := range []string{c.ID, c.Name, c.State, c.Agent, c.Instance, c.ConfigHash, c.Status} {
 				if strings.ContainsAny(s, "\t\n") {
 					t.Fatalf("tab or newline in field %q of %+v", s, c)
 				}

@@ -30,38 +30,95 @@ type subscriber struct {
 	gone chan struct{}
 }
 
-// Broker fans events out to subscribers. The zero value is not usable; use NewBroker.
+// Broker fans events out to subscribers. Publish only queues the event; a
+// goroutine of the broker's own does the fan-out, so the tick's cost does
+// not grow with the number of clients. The zero value is not usable; use
+// NewBroker, and Close it.
 type Broker struct {
 	buffer int
 
-	mu      sync.Mutex
+	qmu   sync.Mutex // the queue; Publish takes only this
+	queue []frame
+	wake  chan struct{}
+	done  chan struct{}
+
+	mu      sync.Mutex // subscribers
 	subs    map[*subscriber]struct{}
 	closed  bool
 	dropped int64
 }
+
+// maxQueue bounds events waiting for fan-out; past it the fan-out has
+// fallen hopelessly behind, and every client is dropped to resume from the
+// event log instead.
+const maxQueue = 1 << 16
 
 // NewBroker returns a broker giving each client a queue of buffer events.
 func NewBroker(buffer int) *Broker {
 	if buffer < 1 {
 		buffer = 1
 	}
-	return &Broker{buffer: buffer, subs: map[*subscriber]struct{}{}}
+	b := &Broker{buffer: buffer, subs: map[*subscriber]struct{}{},
+		wake: make(chan struct{}, 1), done: make(chan struct{})}
+	go b.fanout()
+	return b
 }
 
-// Publish implements watchdog.Publisher. It never blocks: a client whose
-// queue is full is dropped.
+// Publish implements watchdog.Publisher. It never blocks.
 func (b *Broker) Publish(e watchdog.Event) {
 	f := render(e)
+	b.qmu.Lock()
+	overflow := len(b.queue) >= maxQueue
+	if overflow {
+		b.queue = b.queue[:0]
+	} else {
+		b.queue = append(b.queue, f)
+	}
+	b.qmu.Unlock()
+	if overflow {
+		b.dropAll()
+		return
+	}
+	select {
+	case b.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (b *Broker) fanout() {
+	for {
+		select {
+		case <-b.done:
+			return
+		case <-b.wake:
+		}
+		b.qmu.Lock()
+		q := b.queue
+		b.queue = nil
+		b.qmu.Unlock()
+		b.mu.Lock()
+		for _, f := range q {
+			for s := range b.subs {
+				select {
+				case s.ch <- f:
+				default: // too slow: drop it rather than wait
+					delete(b.subs, s)
+					close(s.gone)
+					b.dropped++
+				}
+			}
+		}
+		b.mu.Unlock()
+	}
+}
+
+func (b *Broker) dropAll() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for s := range b.subs {
-		select {
-		case s.ch <- f:
-		default:
-			delete(b.subs, s)
-			close(s.gone)
-			b.dropped++
-		}
+		delete(b.subs, s)
+		close(s.gone)
+		b.dropped++
 	}
 }
 
@@ -86,12 +143,16 @@ func (b *Broker) unsubscribe(s *subscriber) {
 	}
 }
 
-// Close ends every stream and refuses new ones: http.Server.Shutdown would
-// otherwise wait for them forever.
+// Close ends every stream and refuses new ones (http.Server.Shutdown would
+// otherwise wait for them forever), and stops the fan-out.
 func (b *Broker) Close() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.closed {
+		return
+	}
 	b.closed = true
+	close(b.done)
 	for s := range b.subs {
 		delete(b.subs, s)
 		close(s.gone)

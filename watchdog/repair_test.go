@@ -1,0 +1,481 @@
+package watchdog_test
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/container-watchdog/container-watchdog/watchdog"
+)
+
+func wantNextWake(t *testing.T, w *watchdog.Watcher, want time.Time) {
+	t.Helper()
+	if got := w.NextWake(); !got.Equal(want) {
+		t.Errorf("NextWake = %v, want %v", got, want)
+	}
+}
+
+func wantRuns(t *testing.T, f *fakeDocker, n int) {
+	t.Helper()
+	if got := f.calls("run"); len(got) != n {
+		t.Errorf("run calls %q, want %d", got, n)
+	}
+}
+
+func TestBackoffPacesAFailingRecreation(t *testing.T) {
+	e := newTickEnv(t, agent("dev"))
+	var wakes atomic.Int32
+	e.w.Wake = func() { wakes.Add(1) }
+	e.tick()
+	name := cname("dev", "default")
+	e.fake.remove(name)
+	denied := "docker: Error response from daemon: pull access denied for example.com/agents/dev"
+	e.fake.setFailFor(name, denied)
+
+	// The first attempt is at once.
+	_, evs := e.tick()
+	first := e.clock.Now()
+	wantEvents(t, evs, "container_missing "+name, "container_recreate_failed "+name)
+	wantRuns(t, e.fake, 1)
+	if want := failedDetail(denied, first.Add(10*time.Second)); evs[1].Detail != want {
+		t.Errorf("detail %q, want %q", evs[1].Detail, want)
+	}
+	if n := wakes.Load(); n != 1 {
+		t.Errorf("a failed repair woke the loop %d times, want once", n)
+	}
+
+	// Before its delay has passed the next attempt waits, and the loop is
+	// told when it falls due.
+	rep, evs := e.tickAfter(5 * time.Second)
+	wantEvents(t, evs)
+	wantRuns(t, e.fake, 0)
+	if rep.Repairs != 0 || stateOf(t, rep, name) != watchdog.StateMissing {
+		t.Errorf("repairs %d, state %q: want a deferred repair of a missing container", rep.Repairs, stateOf(t, rep, name))
+	}
+	wantNextWake(t, e.w, first.Add(10*time.Second))
+
+	// Due: one attempt; the same failure is not reported again.
+	rep, evs = e.tickAfter(5 * time.Second)
+	second := e.clock.Now()
+	wantEvents(t, evs)
+	wantRuns(t, e.fake, 1)
+	if rep.Repairs != 1 {
+		t.Errorf("repairs %d, want 1", rep.Repairs)
+	}
+	wantNextWake(t, e.w, time.Time{})
+
+	// The wait doubles.
+	_, evs = e.tickAfter(19 * time.Second)
+	wantEvents(t, evs)
+	wantRuns(t, e.fake, 0)
+	wantNextWake(t, e.w, second.Add(20*time.Second))
+
+	full := "docker: Error response from daemon: no space left on device"
+	e.fake.setFailFor(name, full)
+	_, evs = e.tickAfter(time.Second)
+	wantEvents(t, evs, "container_recreate_failed "+name)
+	wantRuns(t, e.fake, 1)
+	if want := failedDetail(full, e.clock.Now().Add(40*time.Second)); evs[0].Detail != want {
+		t.Errorf("detail %q, want the third attempt's failure and the fourth's time %q", evs[0].Detail, want)
+	}
+
+	// Up to Max and no further.
+	for _, d := range []time.Duration{40 * time.Second, 80 * time.Second, 160 * time.Second, 5 * time.Minute, 5 * time.Minute} {
+		last := e.clock.Now()
+		_, evs = e.tickAfter(d - time.Second)
+		wantEvents(t, evs)
+		wantRuns(t, e.fake, 0)
+		wantNextWake(t, e.w, last.Add(d))
+		_, evs = e.tickAfter(time.Second)
+		wantEvents(t, evs)
+		wantRuns(t, e.fake, 1)
+	}
+
+	e.fake.setFailFor(name, "")
+	_, evs = e.tickAfter(5 * time.Minute)
+	wantEvents(t, evs, "container_recreated "+name)
+	wantNextWake(t, e.w, time.Time{})
+}
+
+func TestBackoffDefersAContainerRemovedAgainSoon(t *testing.T) {
+	e := newTickEnv(t, agent("dev"))
+	e.tick()
+	name := cname("dev", "default")
+	e.fake.remove(name)
+	_, evs := e.tick()
+	first := e.clock.Now()
+	wantEvents(t, evs, "container_missing "+name, "container_recreated "+name)
+
+	// Removed again within the delay: reported, not recreated yet.
+	e.fake.remove(name)
+	rep, evs := e.tickAfter(5 * time.Second)
+	wantEvents(t, evs, "container_missing "+name)
+	due := first.Add(10 * time.Second)
+	if d := evs[0].Detail; !strings.Contains(d, "next attempt at "+due.Format(time.RFC3339)) {
+		t.Errorf("detail %q, want it to name the next attempt at %s", d, due.Format(time.RFC3339))
+	}
+	wantRuns(t, e.fake, 0)
+	wantNextWake(t, e.w, due)
+	if rep.Repairs != 0 || e.fake.get(name) != nil {
+		t.Errorf("repairs %d, container %v: want none yet", rep.Repairs, e.fake.get(name))
+	}
+
+	_, evs = e.tickAfter(5 * time.Second)
+	wantEvents(t, evs, "container_recreated "+name)
+	wantRuns(t, e.fake, 1)
+	if e.fake.get(name) == nil {
+		t.Fatal("not recreated once due")
+	}
+}
+
+func TestBackoffStreakResetsAfterRunningForReset(t *testing.T) {
+	e := newTickEnv(t, agent("dev"))
+	e.tick()
+	name := cname("dev", "default")
+	// recreate removes the container, ticks after d and wants it recreated.
+	recreate := func(d time.Duration) {
+		t.Helper()
+		e.fake.remove(name)
+		_, evs := e.tickAfter(d)
+		wantEvents(t, evs, "container_missing "+name, "container_recreated "+name)
+		wantRuns(t, e.fake, 1)
+	}
+	// deferred removes the container, ticks after a second and wants the
+	// recreation deferred until due.
+	deferred := func(due time.Time) {
+		t.Helper()
+		e.fake.remove(name)
+		_, evs := e.tickAfter(time.Second)
+		wantEvents(t, evs, "container_missing "+name)
+		wantRuns(t, e.fake, 0)
+		wantNextWake(t, e.w, due)
+		if !strings.Contains(evs[0].Detail, "next attempt at "+due.Format(time.RFC3339)) {
+			t.Errorf("detail %q, want the next attempt at %s", evs[0].Detail, due.Format(time.RFC3339))
+		}
+		_, evs = e.tickAfter(due.Sub(e.clock.Now()))
+		wantEvents(t, evs, "container_recreated "+name)
+		wantRuns(t, e.fake, 1)
+	}
+
+	// A streak of three recreations: at once, after 10 s, after 20 s.
+	recreate(time.Minute)
+	recreate(10 * time.Second)
+	recreate(20 * time.Second)
+
+	// Running for less than Reset keeps the streak: the fourth recreation
+	// is long due, but the fifth waits the fourth's 80 s.
+	_, evs := e.tickAfter(9 * time.Minute)
+	wantEvents(t, evs)
+	recreate(time.Second)
+	deferred(e.clock.Now().Add(80 * time.Second))
+
+	// Running for Reset ends it: at once, then Initial again.
+	_, evs = e.tickAfter(watchdog.DefaultBackoff.Reset)
+	wantEvents(t, evs)
+	recreate(time.Second)
+	deferred(e.clock.Now().Add(10 * time.Second))
+}
+
+func TestDeferredRepairDroppedWhenTheContainerComesBackStopped(t *testing.T) {
+	a := agent("dev")
+	e := newTickEnv(t, a)
+	e.tick()
+	name := cname("dev", "default")
+	e.fake.remove(name)
+	e.tick()
+	e.fake.remove(name)
+	_, evs := e.tickAfter(time.Second)
+	wantEvents(t, evs, "container_missing "+name)
+	wantNextWake(t, e.w, e.clock.Now().Add(9*time.Second))
+
+	// Someone else creates it, and it does not run: nothing is left to
+	// repair, so nothing may stay due (the loop would spin on a due time
+	// no tick can act on).
+	e.fake.put(name, "exited", managedLabels(a, "default"))
+	_, evs = e.tickAfter(time.Second)
+	wantEvents(t, evs, "container_stopped "+name)
+	wantNextWake(t, e.w, time.Time{})
+	_, evs = e.tickAfter(time.Minute)
+	wantEvents(t, evs)
+	wantNextWake(t, e.w, time.Time{})
+	wantRuns(t, e.fake, 0)
+}
+
+func TestDeferredRepairDroppedWhenTheInstanceIsUnregistered(t *testing.T) {
+	e := newTickEnv(t, agent("dev"), agent("ops"))
+	e.tick()
+	name := cname("dev", "default")
+	e.fake.remove(name)
+	e.tick()
+	e.fake.remove(name)
+	e.tickAfter(time.Second)
+	wantNextWake(t, e.w, e.clock.Now().Add(9*time.Second))
+	if _, err := e.db.DeleteAgent(e.ctx, "dev"); err != nil {
+		t.Fatal(err)
+	}
+	_, evs := e.tickAfter(time.Second)
+	wantEvents(t, evs)
+	wantNextWake(t, e.w, time.Time{})
+	wantRuns(t, e.fake, 0)
+}
+
+// gate holds every `docker run` until released, counting those in flight.
+type gate struct {
+	release chan struct{}
+
+	mu                    sync.Mutex
+	inflight, most, total int
+}
+
+func newGate() *gate { return &gate{release: make(chan struct{})} }
+
+func (g *gate) hook(args []string) {
+	if args[0] != "run" {
+		return
+	}
+	g.mu.Lock()
+	g.inflight++
+	g.total++
+	g.most = max(g.most, g.inflight)
+	g.mu.Unlock()
+	<-g.release
+	g.mu.Lock()
+	g.inflight--
+	g.mu.Unlock()
+}
+
+func (g *gate) counts() (inflight, most, total int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.inflight, g.most, g.total
+}
+
+// waitInflight waits until n runs are held.
+func (g *gate) waitInflight(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if in, _, _ := g.counts(); in == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			in, most, total := g.counts()
+			t.Fatalf("runs in flight %d (most %d, total %d), want %d", in, most, total, n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// tickAsync runs a tick that must return within a few seconds whatever its
+// repairs do.
+func (e *tickEnv) tickAsync() watchdog.TickReport {
+	e.t.Helper()
+	type result struct {
+		rep watchdog.TickReport
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		rep, err := e.w.Tick(e.ctx)
+		done <- result{rep, err}
+	}()
+	select {
+	case r := <-done:
+		if r.err != nil {
+			e.t.Fatalf("Tick: %v", r.err)
+		}
+		return r.rep
+	case <-time.After(5 * time.Second):
+		e.t.Fatal("Tick waited for its repairs")
+	}
+	return watchdog.TickReport{}
+}
+
+func TestRepairsRunOnABoundedPool(t *testing.T) {
+	instances := []string{"a", "b", "c", "d", "e", "f"}
+	e := newTickEnv(t, agent("dev", instances...))
+	e.w.Parallelism = 2
+	e.tick()
+	for _, i := range instances {
+		e.fake.remove(cname("dev", i))
+	}
+	g := newGate()
+	e.fake.setHook(g.hook)
+	t.Cleanup(func() {
+		select {
+		case <-g.release:
+		default:
+			close(g.release)
+		}
+		e.w.Wait()
+	})
+
+	e.clock.Advance(time.Minute)
+	e.fake.runner.Reset()
+	rep := e.tickAsync()
+	if rep.Repairs != len(instances) {
+		t.Errorf("repairs started %d, want %d", rep.Repairs, len(instances))
+	}
+	if got := e.published(rep); len(got) != len(instances) {
+		t.Errorf("published %v before the repairs ended, want the %d missing events", summary(got), len(instances))
+	}
+
+	// Two runs go, the others queue behind them.
+	g.waitInflight(t, 2)
+	time.Sleep(50 * time.Millisecond)
+	if in, most, total := g.counts(); in != 2 || most != 2 || total != 2 {
+		t.Errorf("in flight %d, most %d, started %d: want 2 at a time", in, most, total)
+	}
+
+	close(g.release)
+	e.w.Wait()
+	if _, most, total := g.counts(); most != 2 || total != len(instances) {
+		t.Errorf("most in flight %d, runs %d: want at most 2 at a time, %d in all", most, total, len(instances))
+	}
+	evs := e.published(watchdog.TickReport{})
+	if len(evs) != len(instances) {
+		t.Fatalf("events %v, want a recreation each", summary(evs))
+	}
+	for i, in := range instances {
+		name := cname("dev", in)
+		if evs[i].Type != watchdog.EventRecreated || evs[i].Container != name || e.fake.get(name) == nil {
+			t.Errorf("event %+v, container %v: want %s recreated", evs[i], e.fake.get(name), name)
+		}
+	}
+	_, evs = e.tick()
+	wantEvents(t, evs)
+}
+
+func TestTickLeavesAnInstanceUnderRepairAlone(t *testing.T) {
+	e := newTickEnv(t, agent("dev"), agent("ops"))
+	e.tick()
+	name, other := cname("dev", "default"), cname("ops", "default")
+	e.fake.remove(name)
+	g := newGate()
+	e.fake.setHook(g.hook)
+	t.Cleanup(func() {
+		select {
+		case <-g.release:
+		default:
+			close(g.release)
+		}
+		e.w.Wait()
+	})
+
+	e.clock.Advance(time.Minute)
+	rep := e.tickAsync()
+	wantEvents(t, e.published(rep), "container_missing "+name)
+	g.waitInflight(t, 1)
+
+	// A tick while the repair is under way judges the others only.
+	e.fake.setState(other, "exited")
+	e.clock.Advance(time.Minute)
+	e.fake.runner.Reset()
+	rep = e.tickAsync()
+	wantEvents(t, e.published(rep), "container_stopped "+other)
+	if rep.Repairs != 0 || stateOf(t, rep, name) != watchdog.StateMissing {
+		t.Errorf("repairs %d, state %q: want no second repair, the last state seen", rep.Repairs, stateOf(t, rep, name))
+	}
+	if c := e.fake.runner.Calls(); len(c) != 1 || len(e.fake.calls("ps")) != 1 {
+		t.Errorf("calls %q, want the listing only", c)
+	}
+	if _, _, total := g.counts(); total != 1 {
+		t.Errorf("runs %d, want 1", total)
+	}
+
+	close(g.release)
+	e.w.Wait()
+	wantEvents(t, e.published(watchdog.TickReport{}), "container_recreated "+name)
+	_, evs := e.tick()
+	wantEvents(t, evs)
+}
+
+// hookedRegistry runs a hook when a tick reads the observations, which it
+// does right after listing docker.
+type hookedRegistry struct {
+	watchdog.Registry
+	onObservations func()
+}
+
+func (r *hookedRegistry) Observations(ctx context.Context) (map[string]watchdog.Observation, error) {
+	if f := r.onObservations; f != nil {
+		r.onObservations = nil
+		f()
+	}
+	return r.Registry.Observations(ctx)
+}
+
+func TestTickSkipsAnInstanceRepairedAfterTheListing(t *testing.T) {
+	e := newTickEnv(t, agent("dev"))
+	reg := &hookedRegistry{Registry: e.db}
+	e.w.Registry = reg
+	e.tick()
+	name := cname("dev", "default")
+	e.fake.remove(name)
+	g := newGate()
+	e.fake.setHook(g.hook)
+
+	e.clock.Advance(time.Minute)
+	rep := e.tickAsync()
+	wantEvents(t, e.published(rep), "container_missing "+name)
+	g.waitInflight(t, 1)
+
+	// The repair ends after the next listing has seen the container missing:
+	// that listing is stale for it.
+	reg.onObservations = func() {
+		e.clock.Advance(time.Second)
+		close(g.release)
+		e.w.Wait()
+	}
+	e.clock.Advance(time.Minute)
+	e.fake.runner.Reset()
+	rep = e.tickAsync()
+	if rep.Repairs != 0 || len(rep.Events) != 0 || stateOf(t, rep, name) != watchdog.StateRunning {
+		t.Errorf("repairs %d, events %v, state %q: want the instance left alone, as the repair recorded it",
+			rep.Repairs, summary(rep.Events), stateOf(t, rep, name))
+	}
+	wantEvents(t, e.published(rep), "container_recreated "+name)
+	if c := e.fake.runner.Calls(); len(c) != 1 {
+		t.Errorf("calls %q, want the listing only", c)
+	}
+
+	_, evs := e.tick()
+	wantEvents(t, evs)
+	wantRuns(t, e.fake, 0)
+}
+
+func TestWakeComesAfterTheRepairIsDone(t *testing.T) {
+	e := newTickEnv(t, agent("dev"))
+	e.tick()
+	name := cname("dev", "default")
+	e.fake.remove(name)
+	e.fake.setFailFor(name, "docker: Error response from daemon: pull access denied")
+
+	// The loop, with no settle, ticks the moment it is woken.
+	woke, ticked := make(chan struct{}, 1), make(chan struct{})
+	e.w.Wake = func() {
+		woke <- struct{}{}
+		<-ticked
+	}
+	e.clock.Advance(time.Minute)
+	first := e.clock.Now()
+	rep := e.tickAsync()
+	select {
+	case <-woke:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a failed repair did not wake the loop")
+	}
+	wantEvents(t, e.published(rep), "container_missing "+name, "container_recreate_failed "+name)
+	e.clock.Advance(time.Second)
+	rep = e.tickAsync()
+	close(ticked)
+	e.w.Wait()
+	// The woken tick must see the failed attempt, and time the next.
+	if rep.Repairs != 0 {
+		t.Errorf("repairs %d, want the retry deferred", rep.Repairs)
+	}
+	wantNextWake(t, e.w, first.Add(10*time.Second))
+}
