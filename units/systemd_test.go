@@ -335,18 +335,19 @@ After=container-watchdog.socket
 `)
 	// Only what the test must change: the binary, the paths, a short
 	// watchdog. The docker timeout is short so that interval (1s) + docker
-	// timeout fits WatchdogSec=3 without clamping; reconcile keeps a long one.
+	// timeout (1s) fits half of WatchdogSec=4 without clamping; reconcile
+	// keeps a long one.
 	writeFile(t, filepath.Join(dir, service+".d", "test.conf"), fmt.Sprintf(`[Service]
 ExecStart=
 ExecStart=%[1]s run --interval 1s
 ExecStartPre=
 ExecStartPre=-%[1]s reconcile --all --docker-timeout 60s
 User=root
-WatchdogSec=3
+WatchdogSec=4
 ReadWritePaths=%[3]s
 Environment=CONTAINER_WATCHDOG_DB=%[4]s
 Environment=CONTAINER_WATCHDOG_DOCKER=%[2]s
-Environment=CONTAINER_WATCHDOG_DOCKER_TIMEOUT=1500ms
+Environment=CONTAINER_WATCHDOG_DOCKER_TIMEOUT=1s
 Environment=FAKEDOCKER_STATE=%[5]s
 Environment=CONTAINER_WATCHDOG_TEST_WEDGE_FILE=%[6]s
 Environment=%[9]s=1

@@ -119,7 +119,7 @@ func errResult(code int, format string, a ...any) (exec.Result, error) {
 
 var labelTmpl = regexp.MustCompile(`^\{\{\.Label "([^"]+)"\}\}$`)
 
-// ps answers `ps -a --no-trunc --filter name=RE --format FMT`, rendering
+// ps answers `ps -a --filter name=RE --format FMT`, rendering
 // each tab-separated template piece of FMT from the in-memory containers.
 func (f *fakeDocker) ps(args []string) (exec.Result, error) {
 	var all bool
@@ -129,7 +129,6 @@ func (f *fakeDocker) ps(args []string) (exec.Result, error) {
 		switch a := args[i]; {
 		case a == "-a":
 			all = true
-		case a == "--no-trunc":
 		case a == "--filter" && i+1 < len(args):
 			i++
 			re, ok := strings.CutPrefix(args[i], "name=")
@@ -202,16 +201,20 @@ func (f *fakeDocker) run(args []string) (exec.Result, error) {
 	c := &fakeContainer{state: "running", labels: map[string]string{}}
 	var detached bool
 	i := 0
-	for ; i < len(args); i++ {
+	// Flags take their value as the next argument; the first non-flag is the image.
+	for ; i < len(args) && strings.HasPrefix(args[i], "-"); i++ {
 		a := args[i]
-		if a == "--" {
-			i++
-			break
-		}
-		k, v, _ := strings.Cut(a, "=")
-		switch k {
-		case "-d":
+		if a == "-d" {
 			detached = true
+			continue
+		}
+		if i+1 >= len(args) {
+			f.t.Errorf("run: flag %q without a value in %q", a, args)
+			return errResult(125, "flag needs an argument: %s", a)
+		}
+		i++
+		v := args[i]
+		switch a {
 		case "--name":
 			c.name = v
 		case "--restart":
@@ -239,7 +242,7 @@ func (f *fakeDocker) run(args []string) (exec.Result, error) {
 		}
 	}
 	if i >= len(args) {
-		f.t.Errorf("run: no `-- IMAGE` in %q", args)
+		f.t.Errorf("run: no IMAGE in %q", args)
 		return errResult(125, "\"docker run\" requires at least 1 argument.")
 	}
 	if !detached || c.name == "" || c.volume == "" {
@@ -260,23 +263,23 @@ func (f *fakeDocker) run(args []string) (exec.Result, error) {
 }
 
 func (f *fakeDocker) rm(args []string) (exec.Result, error) {
-	if len(args) != 3 || args[0] != "-f" || args[1] != "--" {
+	if len(args) != 2 || args[0] != "-f" {
 		f.t.Errorf("rm: unexpected argv %q", args)
 		return errResult(1, "bad rm")
 	}
-	if _, ok := f.containers[args[2]]; !ok {
-		return errResult(1, "Error response from daemon: No such container: %s", args[2])
+	if _, ok := f.containers[args[1]]; !ok {
+		return errResult(1, "Error response from daemon: No such container: %s", args[1])
 	}
-	delete(f.containers, args[2])
-	return exec.Result{Stdout: []byte(args[2] + "\n")}, nil
+	delete(f.containers, args[1])
+	return exec.Result{Stdout: []byte(args[1] + "\n")}, nil
 }
 
 func (f *fakeDocker) volumeRm(args []string) (exec.Result, error) {
-	if len(args) != 3 || args[0] != "rm" || args[1] != "--" {
+	if len(args) != 2 || args[0] != "rm" {
 		f.t.Errorf("volume: unexpected argv %q", args)
 		return errResult(1, "bad volume call")
 	}
-	name := args[2]
+	name := args[1]
 	if !f.volumes[name] {
 		return errResult(1, "Error response from daemon: get %s: no such volume", name)
 	}

@@ -3,6 +3,7 @@ package watchdog
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"time"
 )
 
@@ -20,7 +21,10 @@ type EventSource interface {
 // restarted with backoff when it ends, and each (re)start asks for a full
 // tick, since events may have been missed while it was down.
 type Follower struct {
-	Source   EventSource
+	Source EventSource
+	// Prefix limits the follower to this watchdog's containers: the stream
+	// carries every managed container, another watchdog's too.
+	Prefix   string
 	Evidence *Evidence
 	Trigger  func()
 	Now      func() time.Time
@@ -38,6 +42,9 @@ func (f *Follower) Run(ctx context.Context) error {
 		started := f.Now()
 		f.Trigger()
 		err := f.Source.Follow(ctx, func(l Lifecycle) {
+			if !strings.HasPrefix(l.Container, f.Prefix) {
+				return
+			}
 			f.Evidence.Record(l)
 			switch l.Action {
 			case "die", "destroy", "oom", "start":

@@ -227,3 +227,27 @@ func TestFollowerStopsWhenCtxEnds(t *testing.T) {
 		}
 	})
 }
+
+// The stream carries every managed container; another watchdog's (another
+// prefix) neither triggers a tick nor leaves evidence here.
+func TestFollowerIgnoresOtherPrefixes(t *testing.T) {
+	at := newClock().Now()
+	ours, theirs := cname("dev", "default"), "other-dev-default"
+	e := newFollowEnv(t, stream{events: []watchdog.Lifecycle{
+		lc(theirs, at, "die", "exitCode=137"), lc(theirs, at, "destroy"), lc(ours, at, "die", "exitCode=1"),
+	}, hang: true})
+	e.f.Prefix = prefix
+	stop := e.run()
+	e.opened(1)
+	for deadline := time.Now().Add(10 * time.Second); len(e.ev.Recent(ours, at)) == 0 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	stop()
+	log, _ := e.snapshot()
+	if want := []string{"TRIGGER", "die", "destroy", "die", "TRIGGER"}; !slices.Equal(log, want) {
+		t.Errorf("events and triggers\n got %q\nwant %q", log, want)
+	}
+	if got := e.ev.Recent(theirs, at); len(got) != 0 {
+		t.Errorf("evidence kept for %s: %v", theirs, got)
+	}
+}

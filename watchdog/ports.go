@@ -76,6 +76,16 @@ type Registry interface {
 	Observe(ctx context.Context, o Observation, evs ...*Event) error
 	// Forget drops the observation of a container that is no longer watched.
 	Forget(ctx context.Context, container string) error
+	// Leased returns the containers a reconcile is replacing at now.
+	Leased(ctx context.Context, now time.Time) (map[string]bool, error)
+}
+
+// Leaser records that a container is being replaced, so that a concurrent
+// tick (the daemon, while the CLI reconciles) waits instead of reporting
+// the moment between rm and run as a loss and racing to recreate it.
+type Leaser interface {
+	Lease(ctx context.Context, container string, until time.Time) error
+	Release(ctx context.Context, container string) error
 }
 
 // Publisher fans stored events out (journald, SSE). It must not block.

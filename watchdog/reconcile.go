@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"time"
 )
 
 // Outcome is what reconciling one container did.
@@ -35,8 +36,6 @@ type ConvergeOptions struct {
 	// RemoveUnlisted removes managed containers the registry does not list
 	// (an agent or instance just deleted); without it they are orphans.
 	RemoveUnlisted bool
-	// OfAgent adds every managed container labelled with this agent.
-	OfAgent string
 	// Purge also removes the state volume of every container removed.
 	Purge bool
 }
@@ -46,6 +45,11 @@ type ConvergeOptions struct {
 type Reconciler struct {
 	Docker Docker
 	Prefix string
+	// Leases, when set, marks each container while it is removed and
+	// created, for LeaseTTL at most (a crashed holder's lease expires).
+	Leases   Leaser
+	LeaseTTL time.Duration
+	Now      func() time.Time
 }
 
 // Converge reconciles the named containers (with opt.All, also every
@@ -66,10 +70,10 @@ func (r *Reconciler) Converge(ctx context.Context, agents []Agent, names []strin
 		for _, in := range ExpectedInstances(agents) {
 			names = append(names, ContainerName(r.Prefix, in.Agent, in.Instance))
 		}
-	}
-	for _, c := range cs {
-		if c.Managed && (opt.All || opt.OfAgent != "" && c.Agent == opt.OfAgent) {
-			names = append(names, c.Name)
+		for _, c := range cs {
+			if Ours(r.Prefix, c) {
+				names = append(names, c.Name)
+			}
 		}
 	}
 	names = dedupe(names)
@@ -94,7 +98,7 @@ func (r *Reconciler) Repair(ctx context.Context, agents []Agent, name string) (O
 // one converges a single container. observed is nil when docker has none.
 func (r *Reconciler) one(ctx context.Context, agents []Agent, name string, observed *Container, opt ConvergeOptions) (Outcome, error) {
 	agent, listed := r.lookup(agents, name)
-	if observed != nil && !observed.Managed {
+	if observed != nil && !Ours(r.Prefix, *observed) {
 		if listed && !agent.HostMode {
 			return Failed, fmt.Errorf("container %s exists but was not created by container-watchdog (no %s label); remove or rename it", name, LabelManaged)
 		}
@@ -110,14 +114,19 @@ func (r *Reconciler) one(ctx context.Context, agents []Agent, name string, obser
 		return Absent, nil
 	}
 	spec := r.spec(agent, name)
+	if observed != nil && observed.ConfigHash == spec.Labels[LabelConfig] {
+		return Unchanged, nil
+	}
+	release, err := r.lease(ctx, name)
+	if err != nil {
+		return Failed, err
+	}
+	defer release()
 	if observed == nil {
 		if err := r.Docker.Run(ctx, spec); err != nil {
 			return Failed, err
 		}
 		return Created, nil
-	}
-	if observed.ConfigHash == spec.Labels[LabelConfig] {
-		return Unchanged, nil
 	}
 	if err := r.Docker.Remove(ctx, name); err != nil {
 		return Failed, fmt.Errorf("remove outdated %s: %w", name, err)
@@ -126,6 +135,21 @@ func (r *Reconciler) one(ctx context.Context, agents []Agent, name string, obser
 		return Failed, err
 	}
 	return Recreated, nil
+}
+
+// lease marks name as being replaced until the returned func releases it.
+func (r *Reconciler) lease(ctx context.Context, name string) (func(), error) {
+	if r.Leases == nil {
+		return func() {}, nil
+	}
+	if err := r.Leases.Lease(ctx, name, r.Now().Add(r.LeaseTTL)); err != nil {
+		return nil, err
+	}
+	return func() {
+		// Released even when ctx ended: a stale lease would hide the
+		// container from the watchdog until it expires.
+		_ = r.Leases.Release(context.WithoutCancel(ctx), name)
+	}, nil
 }
 
 func (r *Reconciler) remove(ctx context.Context, name string, observed *Container, purge bool) (Outcome, error) {
@@ -180,6 +204,18 @@ func (r *Reconciler) spec(a Agent, name string) RunSpec {
 			LabelConfig:   a.ConfigHash(),
 		},
 	}
+}
+
+// Ours says c is a container this watchdog manages: it carries the managed
+// label and its name, under this prefix, names the agent and instance its
+// labels do. Another watchdog's containers (a longer prefix that this one's
+// name filter also matches) are not ours, so never orphans to prune.
+func Ours(prefix string, c Container) bool {
+	if !c.Managed {
+		return false
+	}
+	in, err := ParseContainerName(prefix, c.Name)
+	return err == nil && in.Agent == c.Agent && in.Instance == c.Instance
 }
 
 // ExpectedInstances lists the container instances of agents that are not

@@ -2,9 +2,11 @@ package watchdog_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/container-watchdog/container-watchdog/watchdog"
 )
@@ -98,7 +100,7 @@ func TestConvergeRecreatesOnConfigChangeKeepingVolume(t *testing.T) {
 	wantOutcomes(t, rs, map[string]watchdog.Outcome{name: watchdog.Recreated, cname("ops", "default"): watchdog.Unchanged})
 
 	calls := f.runner.Calls()
-	if len(calls) != 3 || !strings.HasPrefix(calls[1], "docker rm -f -- "+name) || !strings.HasPrefix(calls[2], "docker run ") {
+	if len(calls) != 3 || !strings.HasPrefix(calls[1], "docker rm -f "+name) || !strings.HasPrefix(calls[2], "docker run ") {
 		t.Fatalf("calls %q, want ps, rm, run", calls)
 	}
 	now := f.get(name)
@@ -124,15 +126,15 @@ func TestConvergeRemovesHostModeAndUnlisted(t *testing.T) {
 
 	// ops leaves the registry: without RemoveUnlisted its containers are orphans.
 	listed := agents[:1]
-	rs = converge(t, r, f, listed, nil, watchdog.ConvergeOptions{OfAgent: "ops"})
+	rs = converge(t, r, f, listed, []string{cname("ops", "a"), cname("ops", "b")}, watchdog.ConvergeOptions{})
 	wantOutcomes(t, rs, map[string]watchdog.Outcome{cname("ops", "a"): watchdog.Orphaned, cname("ops", "b"): watchdog.Orphaned})
 	wantNoCalls(t, f, "rm", "run", "volume")
 	rs = converge(t, r, f, listed, nil, watchdog.ConvergeOptions{All: true})
 	wantOutcomes(t, rs, map[string]watchdog.Outcome{cname("ops", "a"): watchdog.Orphaned, cname("ops", "b"): watchdog.Orphaned})
 	wantNoCalls(t, f, "rm", "run", "volume")
 
-	// With RemoveUnlisted (agent rm) they go; without Purge the volumes stay.
-	rs = converge(t, r, f, listed, []string{cname("ops", "a")}, watchdog.ConvergeOptions{OfAgent: "ops", RemoveUnlisted: true})
+	// With RemoveUnlisted (agent rm names them) they go; without Purge the volumes stay.
+	rs = converge(t, r, f, listed, []string{cname("ops", "a"), cname("ops", "b")}, watchdog.ConvergeOptions{RemoveUnlisted: true})
 	wantOutcomes(t, rs, map[string]watchdog.Outcome{cname("ops", "a"): watchdog.Removed, cname("ops", "b"): watchdog.Removed})
 	if len(f.calls("rm")) != 2 || f.get(cname("ops", "a")) != nil || f.get(cname("ops", "b")) != nil {
 		t.Errorf("calls %q", f.runner.Calls())
@@ -150,7 +152,7 @@ func TestConvergePurgeRemovesVolume(t *testing.T) {
 	rs := converge(t, r, f, nil, []string{name}, watchdog.ConvergeOptions{RemoveUnlisted: true, Purge: true})
 	wantOutcomes(t, rs, map[string]watchdog.Outcome{name: watchdog.Removed})
 	calls := f.runner.Calls()
-	if len(calls) != 3 || calls[1] != "docker rm -f -- "+name || calls[2] != "docker volume rm -- "+name+"-state" {
+	if len(calls) != 3 || calls[1] != "docker rm -f "+name || calls[2] != "docker volume rm "+name+"-state" {
 		t.Fatalf("calls %q, want ps, rm, volume rm", calls)
 	}
 	if f.hasVolume(name+"-state") || f.get(name) != nil {
@@ -243,5 +245,67 @@ func TestRepair(t *testing.T) {
 	f.setFail("ps", "boom")
 	if out, err = r.Repair(ctx, agents, name); out != watchdog.Failed || err == nil || !strings.Contains(err.Error(), "boom") {
 		t.Fatalf("Repair with ps failing = %s, %v", out, err)
+	}
+}
+
+// A watchdog with prefix "claude-" lists claude-hooks-* containers too (its
+// name filter matches them); they belong to another watchdog and must never
+// be its orphans.
+func TestOursNeedsNameAndLabelsToAgree(t *testing.T) {
+	managed := func(name, agent, instance string) watchdog.Container {
+		return watchdog.Container{Name: name, Managed: true, Agent: agent, Instance: instance}
+	}
+	for _, tc := range []struct {
+		prefix string
+		c      watchdog.Container
+		want   bool
+	}{
+		{"claude-hooks-", managed("claude-hooks-dev-default", "dev", "default"), true},
+		{"claude-", managed("claude-hooks-dev-default", "dev", "default"), false},
+		{"claude-hooks-", managed("claude-hooks-dev-default", "ops", "default"), false},
+		{"claude-hooks-", watchdog.Container{Name: "claude-hooks-dev-default", Agent: "dev", Instance: "default"}, false},
+	} {
+		if got := watchdog.Ours(tc.prefix, tc.c); got != tc.want {
+			t.Errorf("Ours(%q, %+v) = %v, want %v", tc.prefix, tc.c, got, tc.want)
+		}
+	}
+}
+
+// leaseLog is a Leaser that records, for each call, whether docker had the
+// container at that moment.
+type leaseLog struct {
+	f   *fakeDocker
+	log []string
+}
+
+func (l *leaseLog) Lease(_ context.Context, c string, _ time.Time) error {
+	l.log = append(l.log, fmt.Sprintf("lease %s present=%v", c, l.f.get(c) != nil))
+	return nil
+}
+
+func (l *leaseLog) Release(_ context.Context, c string) error {
+	l.log = append(l.log, fmt.Sprintf("release %s present=%v", c, l.f.get(c) != nil))
+	return nil
+}
+
+// The gap between rm and run is covered by a lease, taken before the rm and
+// released after the run; an unchanged container takes none.
+func TestReconcilerLeasesAReplacement(t *testing.T) {
+	r, f := newReconciler(t)
+	leases := &leaseLog{f: f}
+	r.Leases, r.LeaseTTL, r.Now = leases, time.Minute, time.Now
+	a := agent("dev")
+	converge(t, r, f, []watchdog.Agent{a}, nil, watchdog.ConvergeOptions{All: true})
+	leases.log = nil
+	converge(t, r, f, []watchdog.Agent{a}, nil, watchdog.ConvergeOptions{All: true})
+	if len(leases.log) != 0 {
+		t.Errorf("unchanged container leased: %v", leases.log)
+	}
+	a.Image = "agent:2"
+	rs := converge(t, r, f, []watchdog.Agent{a}, nil, watchdog.ConvergeOptions{All: true})
+	wantOutcomes(t, rs, map[string]watchdog.Outcome{cname("dev", "default"): watchdog.Recreated})
+	want := []string{"lease " + cname("dev", "default") + " present=true", "release " + cname("dev", "default") + " present=true"}
+	if !slices.Equal(leases.log, want) {
+		t.Errorf("lease calls %v, want %v", leases.log, want)
 	}
 }

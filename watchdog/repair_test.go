@@ -2,6 +2,7 @@ package watchdog_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -478,4 +479,40 @@ func TestWakeComesAfterTheRepairIsDone(t *testing.T) {
 		t.Errorf("repairs %d, want the retry deferred", rep.Repairs)
 	}
 	wantNextWake(t, e.w, first.Add(10*time.Second))
+}
+
+// Concurrent repairs must publish in event-log order: an SSE client skips
+// any id at or below the last it got, so an id published late is lost.
+func TestConcurrentRepairsPublishInIDOrder(t *testing.T) {
+	var instances []string
+	for i := 0; i < 24; i++ {
+		instances = append(instances, fmt.Sprintf("i%02d", i))
+	}
+	e := newTickEnv(t, agent("dev", instances...))
+	e.w.Parallelism = 8
+	// A short pause in every publish widens the window between storing an
+	// event and publishing it, where an unordered repair would overtake.
+	e.w.Publisher = watchdog.PublisherFunc(func(ev watchdog.Event) {
+		time.Sleep(time.Millisecond)
+		e.pub.Publish(ev)
+	})
+	e.tick()
+	for _, i := range instances {
+		e.fake.remove(cname("dev", i))
+	}
+	e.pub.take()
+	e.clock.Advance(time.Minute)
+	if _, err := e.w.Tick(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.w.Wait()
+	evs := e.pub.take()
+	if len(evs) != 2*len(instances) {
+		t.Fatalf("published %d events, want %d", len(evs), 2*len(instances))
+	}
+	for i := 1; i < len(evs); i++ {
+		if evs[i].ID <= evs[i-1].ID {
+			t.Fatalf("published id %d after id %d: %v", evs[i].ID, evs[i-1].ID, summary(evs))
+		}
+	}
 }

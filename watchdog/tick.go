@@ -21,7 +21,7 @@ type InstanceState struct {
 	Agent     string    `json:"agent"`
 	Instance  string    `json:"instance"`
 	State     State     `json:"state"`
-	Since     time.Time `json:"since"`
+	Since     time.Time `json:"since,omitzero"`
 	Docker    string    `json:"docker_state,omitempty"`
 }
 
@@ -69,6 +69,10 @@ type Watcher struct {
 
 	once sync.Once
 	rs   *repairs
+	// logMu keeps the event log's id order and the publish order one and
+	// the same while repairs report concurrently: an SSE client skips ids
+	// at or below the last it got.
+	logMu sync.Mutex
 }
 
 // Tick runs one round. Its error wraps ErrSkipped when docker could not be
@@ -96,6 +100,11 @@ func (w *Watcher) Tick(ctx context.Context) (TickReport, error) {
 	if err != nil {
 		return fail(fmt.Errorf("read observations: %w", err))
 	}
+	// Likewise leases: one taken before a removal the listing saw is here.
+	leased, err := w.Registry.Leased(ctx, w.Now())
+	if err != nil {
+		return fail(fmt.Errorf("read leases: %w", err))
+	}
 	seen := make(map[string]*Container, len(cs))
 	for i := range cs {
 		seen[cs[i].Name] = &cs[i]
@@ -105,7 +114,7 @@ func (w *Watcher) Tick(ctx context.Context) (TickReport, error) {
 	for _, in := range ExpectedInstances(agents) {
 		name := ContainerName(w.Prefix, in.Agent, in.Instance)
 		watched[name] = true
-		if w.busy(name, listed) {
+		if w.busy(name, listed) || leased[name] {
 			p := prev[name]
 			rep.Instances = append(rep.Instances, InstanceState{Container: name, Agent: in.Agent, Instance: in.Instance, State: orState(p.State, StateMissing), Since: p.Since})
 			continue
@@ -115,7 +124,7 @@ func (w *Watcher) Tick(ctx context.Context) (TickReport, error) {
 		})
 		rep.Instances = append(rep.Instances, st)
 	}
-	for _, c := range orphans(cs, agents) {
+	for _, c := range orphans(w.Prefix, cs, agents) {
 		watched[c.Name] = true
 		st := w.guard(&rep, c.Name, func() InstanceState {
 			return w.orphan(ctx, &rep, c, prev[c.Name])
@@ -300,6 +309,8 @@ func (w *Watcher) orphan(ctx context.Context, rep *TickReport, c Container, prev
 // observe persists the observation with its events, then publishes them.
 // rep is nil for a repair, which reports after its tick has.
 func (w *Watcher) observe(ctx context.Context, rep *TickReport, o Observation, evs ...*Event) {
+	w.logMu.Lock()
+	defer w.logMu.Unlock()
 	if err := w.Registry.Observe(ctx, o, evs...); err != nil {
 		w.Log.Error("record observation", "container", o.Container, "state", o.State, "err", err)
 		if rep != nil && rep.Error == "" {
@@ -327,7 +338,7 @@ func classify(c *Container) State {
 }
 
 // orphans returns managed containers whose agent or instance the registry lacks.
-func orphans(cs []Container, agents []Agent) []Container {
+func orphans(prefix string, cs []Container, agents []Agent) []Container {
 	listed := map[Instance]bool{}
 	for _, a := range agents {
 		for _, i := range a.Instances {
@@ -336,7 +347,7 @@ func orphans(cs []Container, agents []Agent) []Container {
 	}
 	var out []Container
 	for _, c := range cs {
-		if c.Managed && !listed[Instance{c.Agent, c.Instance}] {
+		if Ours(prefix, c) && !listed[Instance{c.Agent, c.Instance}] {
 			out = append(out, c)
 		}
 	}

@@ -287,8 +287,8 @@ func TestTickMissingIsRecreatedWithItsVolume(t *testing.T) {
 		t.Errorf("state after recreation %q, want running", s)
 	}
 	runs := e.fake.calls("run")
-	if len(runs) != 1 || !strings.Contains(runs[0], " --name="+name+" ") ||
-		!strings.Contains(runs[0], " --mount=type=volume,source="+watchdog.VolumeName(name)+",target=/state ") {
+	if len(runs) != 1 || !strings.Contains(runs[0], " --name "+name+" ") ||
+		!strings.Contains(runs[0], " --mount type=volume,source="+watchdog.VolumeName(name)+",target=/state ") {
 		t.Fatalf("run calls %q", runs)
 	}
 	wantNoCalls(t, e.fake, "rm", "volume")
@@ -486,7 +486,7 @@ func TestTickOnlyTouchesTheMissingInstance(t *testing.T) {
 		t.Fatalf("calls %q, want list, lookup and run", calls)
 	}
 	for _, c := range calls[1:] {
-		if !strings.Contains(c, regexp.QuoteMeta(missing)) && !strings.Contains(c, "--name="+missing+" ") {
+		if !strings.Contains(c, regexp.QuoteMeta(missing)) && !strings.Contains(c, "--name "+missing+" ") {
 			t.Errorf("call %q touches something other than %s", c, missing)
 		}
 		for _, other := range []string{cname("dev", "default"), cname("ops", "a")} {
@@ -620,4 +620,29 @@ func TestTickHungDockerRunTimesOutPerInstance(t *testing.T) {
 			t.Errorf("detail %q, want the timeout", ev.Detail)
 		}
 	}
+}
+
+// A container the CLI is replacing (leased between its rm and run) is not
+// judged: no container_missing, and no race to recreate it.
+func TestTickLeavesALeasedContainerAlone(t *testing.T) {
+	e := newTickEnv(t, agent("dev", "a", "b"))
+	e.tick()
+	leased, other := cname("dev", "a"), cname("dev", "b")
+	if err := e.db.Lease(e.ctx, leased, e.clock.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	e.fake.remove(leased)
+	e.fake.remove(other)
+	e.fake.runner.Reset()
+
+	_, evs := e.tickAfter(time.Second)
+	wantEvents(t, evs, "container_missing "+other, "container_recreated "+other)
+	for _, c := range e.fake.calls("run") {
+		if strings.Contains(c, leased) {
+			t.Errorf("recreated the leased container: %s", c)
+		}
+	}
+	// Once the lease has lapsed (its holder died), the loss is reported.
+	_, evs = e.tickAfter(2 * time.Minute)
+	wantEvents(t, evs, "container_missing "+leased, "container_recreated "+leased)
 }

@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/container-watchdog/container-watchdog/watchdog"
+	"github.com/container-watchdog/container-watchdog/watchdog/sqlite"
 )
 
 // AgentCmd groups the registry commands.
@@ -79,6 +80,9 @@ func (c *AgentSetCmd) Run(ctx context.Context, e *env) error {
 	if c.ClearEnv && len(c.Env) > 0 {
 		return fmt.Errorf("%w: --clear-env and --env %q together", watchdog.ErrInvalid, c.Env[0])
 	}
+	if err := c.validate(); err != nil {
+		return err // before opening: bad input writes nothing, not even a new file
+	}
 	db, err := e.openRegistry(ctx)
 	if err != nil {
 		return err
@@ -118,6 +122,30 @@ func (c *AgentSetCmd) Run(ctx context.Context, e *env) error {
 	return e.converge(ctx, db, names, watchdog.ConvergeOptions{RemoveUnlisted: true, Purge: c.Purge}, true)
 }
 
+// validate checks the values given; the whole agent is validated again
+// once the change is applied.
+func (c *AgentSetCmd) validate() error {
+	if c.Image != "" {
+		if err := watchdog.ValidateImage(c.Image); err != nil {
+			return err
+		}
+	}
+	for _, in := range c.Instance {
+		if err := watchdog.ValidateInstanceName(in); err != nil {
+			return err
+		}
+	}
+	for _, kv := range c.Env {
+		if err := watchdog.ValidateEnv(kv); err != nil {
+			return err
+		}
+	}
+	if c.StatePath != "" {
+		return watchdog.ValidateStatePath(c.StatePath)
+	}
+	return nil
+}
+
 // AgentRmCmd is `agent rm`.
 type AgentRmCmd struct {
 	Name        string `arg:"" name:"agent" help:"Agent to unregister."`
@@ -142,7 +170,7 @@ func (c *AgentRmCmd) Run(ctx context.Context, e *env) error {
 	if c.NoReconcile {
 		return nil
 	}
-	return e.converge(ctx, db, e.names(a), watchdog.ConvergeOptions{RemoveUnlisted: true, Purge: c.Purge, OfAgent: a.Name}, true)
+	return e.converge(ctx, db, e.names(a), watchdog.ConvergeOptions{RemoveUnlisted: true, Purge: c.Purge}, true)
 }
 
 // AgentLsCmd is `agent ls`.
@@ -192,12 +220,12 @@ func (e *env) names(a watchdog.Agent) []string {
 
 // converge reconciles names against the registry and prints the outcome.
 // After a registry change (changed), a failure keeps the change and says so.
-func (e *env) converge(ctx context.Context, db registryReader, names []string, opt watchdog.ConvergeOptions, changed bool) error {
+func (e *env) converge(ctx context.Context, db *sqlite.DB, names []string, opt watchdog.ConvergeOptions, changed bool) error {
 	agents, err := db.Agents(ctx)
 	if err != nil {
 		return err
 	}
-	rs, err := e.reconciler().Converge(ctx, agents, names, opt)
+	rs, err := e.reconciler(db).Converge(ctx, agents, names, opt)
 	if err == nil {
 		err = e.printResults(rs)
 	}
@@ -208,8 +236,4 @@ func (e *env) converge(ctx context.Context, db registryReader, names []string, o
 		return fmt.Errorf("reconcile failed: %w", err)
 	}
 	return nil
-}
-
-type registryReader interface {
-	Agents(ctx context.Context) ([]watchdog.Agent, error)
 }

@@ -173,8 +173,11 @@ func (e *env) docker() *docker.Client {
 	return &docker.Client{Runner: exec.New(e.g.DockerTimeout), Program: e.g.Docker}
 }
 
-func (e *env) reconciler() *watchdog.Reconciler {
-	return &watchdog.Reconciler{Docker: e.docker(), Prefix: e.g.Prefix}
+// reconciler leases what it replaces in db, long enough for an rm and a
+// run at the docker timeout each.
+func (e *env) reconciler(db *sqlite.DB) *watchdog.Reconciler {
+	return &watchdog.Reconciler{Docker: e.docker(), Prefix: e.g.Prefix,
+		Leases: db, LeaseTTL: 2*e.g.DockerTimeout + 10*time.Second, Now: e.now}
 }
 
 // printResults prints one "<outcome> <container>" line per result and

@@ -53,6 +53,7 @@ func (c *RunCmd) daemon(ctx context.Context, e *env, db *sqlite.DB) error {
 	api := &httpapi.Server{Broker: broker, Log: db, Ticks: ticks, Interval: interval, Now: e.now}
 	srv := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 5 * time.Second}
 
+	stopped := make(chan struct{})
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -67,7 +68,7 @@ func (c *RunCmd) daemon(ctx context.Context, e *env, db *sqlite.DB) error {
 	if !c.NoEvents {
 		w.Evidence = watchdog.NewEvidence(16, 10*time.Minute)
 		follower := &watchdog.Follower{
-			Source: e.docker(), Evidence: w.Evidence, Trigger: fire,
+			Source: e.docker(), Prefix: e.g.Prefix, Evidence: w.Evidence, Trigger: fire,
 			Now: e.now, After: time.After, Log: e.log,
 			Initial: time.Second, Max: 30 * time.Second,
 		}
@@ -104,7 +105,7 @@ func (c *RunCmd) daemon(ctx context.Context, e *env, db *sqlite.DB) error {
 	g.Go(func() error {
 		<-gctx.Done()
 		notify(e, notifier, "STOPPING=1")
-		go forceExitOnSecondSignal(e)
+		go forceExitOnSecondSignal(e, stopped)
 		broker.Close() // ends SSE streams, or Shutdown would wait for them
 		sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 		defer cancel()
@@ -115,6 +116,7 @@ func (c *RunCmd) daemon(ctx context.Context, e *env, db *sqlite.DB) error {
 	})
 	err = g.Wait()
 	w.Wait()
+	close(stopped)
 	e.log.Info("container-watchdog stopped")
 	return err
 }
@@ -152,22 +154,24 @@ func (c *RunCmd) wedge(ctx context.Context) {
 	}
 }
 
-// fitWatchdog checks that a tick can complete within systemd's watchdog
-// timeout. A tick takes at most the interval plus one docker listing, so
-// when interval + docker timeout does not fit, the interval is clamped;
-// when the docker timeout alone does not fit, nothing can be, so refuse.
+// fitWatchdog checks that ticks ping systemd often enough. Pings follow
+// completed ticks, so the gap between two is at most the interval plus one
+// tick (bounded by one docker listing); like any watchdog client we want
+// that within half of WatchdogSec. When interval + docker timeout does not
+// fit the half, the interval is clamped; when the docker timeout alone does
+// not, nothing can fit, so refuse.
 func fitWatchdog(interval, dockerTimeout time.Duration, e *env) (time.Duration, error) {
 	wd, err := systemd.WatchdogTimeout()
 	if err != nil {
 		return 0, fmt.Errorf("read WATCHDOG_USEC: %w", err)
 	}
-	if wd == 0 || interval+dockerTimeout < wd {
+	budget := wd / 2
+	if wd == 0 || interval+dockerTimeout <= budget {
 		return interval, nil
 	}
-	// Keep a margin of a tenth of the timeout for the registry and the ping.
-	clamped := wd - dockerTimeout - wd/10
-	if clamped < time.Second {
-		return 0, fmt.Errorf("%w: --docker-timeout %s does not fit in the systemd watchdog timeout %s (WatchdogSec=); raise WatchdogSec or lower --docker-timeout",
+	clamped := budget - dockerTimeout
+	if clamped < 100*time.Millisecond {
+		return 0, fmt.Errorf("%w: --docker-timeout %s does not fit in half the systemd watchdog timeout %s (WatchdogSec=); raise WatchdogSec or lower --docker-timeout",
 			watchdog.ErrInvalid, dockerTimeout, wd)
 	}
 	e.log.Warn("interval clamped to fit the systemd watchdog", "interval", interval, "clamped", clamped, "watchdog", wd, "docker_timeout", dockerTimeout)
@@ -182,12 +186,16 @@ func notify(e *env, n systemd.Notifier, state string) {
 
 // forceExitOnSecondSignal ends the process at once if another signal comes
 // while a clean stop is under way.
-func forceExitOnSecondSignal(e *env) {
+func forceExitOnSecondSignal(e *env, stopped <-chan struct{}) {
 	ch := make(chan os.Signal, 1)
 	signal.Notify(ch, syscall.SIGTERM, syscall.SIGINT)
-	<-ch
-	fmt.Fprintln(e.stderr, "container-watchdog: second signal, exiting now")
-	os.Exit(exitFailed)
+	defer signal.Stop(ch)
+	select {
+	case <-ch:
+		fmt.Fprintln(e.stderr, "container-watchdog: second signal, exiting now")
+		os.Exit(exitFailed)
+	case <-stopped:
+	}
 }
 
 // tickState is what the loop last did, for /state, /healthz and STATUS=.
@@ -203,8 +211,8 @@ func (t *tickState) set(rep watchdog.TickReport, err error, now time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.last, t.ok = rep, true
-	if err == nil {
-		t.lastCompleted = now
+	if err == nil || errors.Is(err, watchdog.ErrSkipped) {
+		t.lastCompleted = now // a skipped tick counts: the loop is alive
 	}
 	switch {
 	case err != nil:

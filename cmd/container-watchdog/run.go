@@ -79,7 +79,7 @@ func (c *RunCmd) watcher(e *env, db *sqlite.DB, pub watchdog.Publisher) *watchdo
 	return &watchdog.Watcher{
 		Docker:      e.docker(),
 		Registry:    db,
-		Reconciler:  e.reconciler(),
+		Reconciler:  e.reconciler(db),
 		Publisher:   pub,
 		Prefix:      e.g.Prefix,
 		Now:         e.now,

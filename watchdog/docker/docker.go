@@ -46,7 +46,7 @@ const psFields = 8
 
 // PSArgs is the argv of the one listing a tick makes.
 func PSArgs(nameRegexp string) []string {
-	return []string{"ps", "-a", "--no-trunc", "--filter", "name=" + nameRegexp, "--format", psFormat}
+	return []string{"ps", "-a", "--filter", "name=" + nameRegexp, "--format", psFormat}
 }
 
 // List implements watchdog.Docker.
@@ -91,20 +91,20 @@ func (c *Client) Get(ctx context.Context, name string) (*watchdog.Container, err
 
 // RunArgs is the argv that creates spec's container.
 func RunArgs(spec watchdog.RunSpec) []string {
-	args := []string{"run", "-d", "--name=" + spec.Name, "--restart=unless-stopped"}
+	args := []string{"run", "-d", "--name", spec.Name, "--restart", "unless-stopped"}
 	keys := make([]string, 0, len(spec.Labels))
 	for k := range spec.Labels {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		args = append(args, "--label="+k+"="+spec.Labels[k])
+		args = append(args, "--label", k+"="+spec.Labels[k])
 	}
-	args = append(args, "--mount=type=volume,source="+spec.Volume+",target="+spec.StatePath)
+	args = append(args, "--mount", "type=volume,source="+spec.Volume+",target="+spec.StatePath)
 	for _, kv := range spec.Env {
-		args = append(args, "--env="+kv)
+		args = append(args, "--env", kv)
 	}
-	args = append(args, "--", spec.Image)
+	args = append(args, spec.Image)
 	return append(args, spec.Command...)
 }
 
@@ -116,7 +116,7 @@ func (c *Client) Run(ctx context.Context, spec watchdog.RunSpec) error {
 
 // Remove implements watchdog.Docker.
 func (c *Client) Remove(ctx context.Context, name string) error {
-	_, err := c.run(ctx, "rm", "-f", "--", name)
+	_, err := c.run(ctx, "rm", "-f", name)
 	if isNoSuch(err, "container") {
 		return nil
 	}
@@ -125,7 +125,7 @@ func (c *Client) Remove(ctx context.Context, name string) error {
 
 // RemoveVolume implements watchdog.Docker.
 func (c *Client) RemoveVolume(ctx context.Context, name string) error {
-	_, err := c.run(ctx, "volume", "rm", "--", name)
+	_, err := c.run(ctx, "volume", "rm", name)
 	if isNoSuch(err, "volume") {
 		return nil
 	}

@@ -74,25 +74,26 @@ func TestRunArgs(t *testing.T) {
 		Labels:    map[string]string{"zz": "3", "aa": "1", "mm": "2=2"},
 	}
 	want := []string{
-		"run", "-d", "--name=claude-hooks-dev-default", "--restart=unless-stopped",
-		"--label=aa=1", "--label=mm=2=2", "--label=zz=3",
-		"--mount=type=volume,source=claude-hooks-dev-default-state,target=/state",
-		"--env=A=1", "--env=B=--privileged",
-		"--", "alpine:3", "--help", "x y",
+		"run", "-d", "--name", "claude-hooks-dev-default", "--restart", "unless-stopped",
+		"--label", "aa=1", "--label", "mm=2=2", "--label", "zz=3",
+		"--mount", "type=volume,source=claude-hooks-dev-default-state,target=/state",
+		"--env", "A=1", "--env", "B=--privileged",
+		"alpine:3", "--help", "x y",
 	}
 	got := docker.RunArgs(spec)
 	if !slices.Equal(got, want) {
 		t.Fatalf("RunArgs:\n got %q\nwant %q", got, want)
 	}
-	// Every value before the image is glued to its flag, and "--" comes right before the image.
-	sep := slices.Index(got, "--")
-	for _, a := range got[1:sep] {
-		if !strings.HasPrefix(a, "-") || (a != "-d" && !strings.Contains(a, "=")) {
-			t.Errorf("argument %q is not a single --flag=value token", a)
+	// Flags and values alternate after -d, so a value that looks like a
+	// flag (B=--privileged) is still read as the value; the image follows.
+	img := slices.Index(got, spec.Image)
+	for i := 2; i < img; i += 2 {
+		if !strings.HasPrefix(got[i], "--") || strings.Contains(got[i], "=") {
+			t.Errorf("argument %d %q should be a bare flag", i, got[i])
 		}
 	}
-	if got[sep+1] != spec.Image {
-		t.Errorf("image not right after --: %q", got)
+	if (img-2)%2 != 0 {
+		t.Errorf("flags and values do not pair up before the image: %q", got)
 	}
 }
 
@@ -161,7 +162,7 @@ func TestClientRemove(t *testing.T) {
 		if err != nil && err.Error() != tc.stderr {
 			t.Errorf("error %q, want docker's stderr %q", err, tc.stderr)
 		}
-		if calls := r.Calls(); len(calls) != 1 || calls[0] != "docker rm -f -- cw-dev-x" {
+		if calls := r.Calls(); len(calls) != 1 || calls[0] != "docker rm -f cw-dev-x" {
 			t.Errorf("calls %q", calls)
 		}
 	}
@@ -186,7 +187,7 @@ func TestClientRemoveVolume(t *testing.T) {
 		if tc.ok != (err == nil) {
 			t.Errorf("RemoveVolume with stderr %q = %v, want ok=%v", tc.stderr, err, tc.ok)
 		}
-		if calls := r.Calls(); len(calls) != 1 || calls[0] != "docker volume rm -- v" {
+		if calls := r.Calls(); len(calls) != 1 || calls[0] != "docker volume rm v" {
 			t.Errorf("calls %q", calls)
 		}
 	}
@@ -210,7 +211,7 @@ func TestClientErrors(t *testing.T) {
 
 	// No stderr: the message still says what ran and how it ended.
 	c = &docker.Client{Runner: runner(exec.Result{ExitCode: 2}, nil), Program: "docker"}
-	if err := c.Remove(ctx, "n"); err == nil || !strings.Contains(err.Error(), "docker rm -f -- n") || !strings.Contains(err.Error(), "status 2") {
+	if err := c.Remove(ctx, "n"); err == nil || !strings.Contains(err.Error(), "docker rm -f n") || !strings.Contains(err.Error(), "status 2") {
 		t.Errorf("Remove = %v", err)
 	}
 

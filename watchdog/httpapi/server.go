@@ -169,8 +169,12 @@ func (s *Server) state(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
+// healthz answers whether the loop is alive: a tick completed within two
+// intervals. As for the systemd watchdog, a tick skipped because docker
+// could not be listed counts as completed (the loop is alive); the body
+// then says "degraded" and why.
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
-	_, done, ok := s.Ticks.LastTick()
+	last, done, ok := s.Ticks.LastTick()
 	age := s.Now().Sub(done)
 	switch {
 	case !ok || done.IsZero():
@@ -178,6 +182,9 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 	case age > 2*s.Interval:
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unhealthy",
 			"reason": fmt.Sprintf("last completed tick was %s ago, more than two intervals (%s)", age.Round(time.Millisecond), 2*s.Interval)})
+	case last.Result == "skipped":
+		writeJSON(w, http.StatusOK, map[string]string{"status": "degraded", "reason": last.Error,
+			"last_completed": done.UTC().Format(time.RFC3339Nano)})
 	default:
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "last_completed": done.UTC().Format(time.RFC3339Nano)})
 	}

@@ -299,6 +299,48 @@ func (d *DB) Forget(ctx context.Context, container string) error {
 	})
 }
 
+// Lease implements watchdog.Leaser.
+func (d *DB) Lease(ctx context.Context, container string, until time.Time) error {
+	return d.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO leases (container, until) VALUES (?, ?)
+			ON CONFLICT (container) DO UPDATE SET until = excluded.until`, container, until.UTC().Format(timeFormat))
+		if err != nil {
+			return fmt.Errorf("lease %s: %w", container, err)
+		}
+		return nil
+	})
+}
+
+// Release implements watchdog.Leaser.
+func (d *DB) Release(ctx context.Context, container string) error {
+	return d.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM leases WHERE container = ?`, container); err != nil {
+			return fmt.Errorf("release %s: %w", container, err)
+		}
+		return nil
+	})
+}
+
+// Leased implements watchdog.Registry: the containers leased beyond now.
+func (d *DB) Leased(ctx context.Context, now time.Time) (map[string]bool, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT container, until FROM leases`)
+	if err != nil {
+		return nil, fmt.Errorf("read leases: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var c, until string
+		if err := rows.Scan(&c, &until); err != nil {
+			return nil, fmt.Errorf("read leases: %w", err)
+		}
+		if t, err := time.Parse(timeFormat, until); err == nil && t.After(now) {
+			out[c] = true
+		}
+	}
+	return out, rows.Err()
+}
+
 // AppendEvent stores e, setting its ID (and its Time when zero).
 func (d *DB) AppendEvent(ctx context.Context, e *watchdog.Event) error {
 	return d.tx(ctx, func(tx *sql.Tx) error { return d.appendEvent(ctx, tx, e) })

@@ -421,3 +421,33 @@ func TestConcurrentWritersOnOneFile(t *testing.T) {
 		t.Errorf("%d events stored, %v", len(evs), err)
 	}
 }
+
+func TestLeases(t *testing.T) {
+	db := open(t, filepath.Join(t.TempDir(), "registry.db"))
+	defer db.Close()
+	t0 := time.Date(2026, 4, 20, 12, 0, 0, 0, time.UTC)
+	if err := db.Lease(ctx, "c1", t0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Lease(ctx, "c2", t0.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.Leased(ctx, t0)
+	if err != nil || !got["c1"] || !got["c2"] || len(got) != 2 {
+		t.Fatalf("Leased at t0 = %v, %v; want c1 and c2", got, err)
+	}
+	// An expired lease no longer counts: its holder died.
+	if got, _ := db.Leased(ctx, t0.Add(2*time.Second)); !got["c1"] || got["c2"] {
+		t.Errorf("Leased after c2 expired = %v", got)
+	}
+	// Leasing again extends; releasing ends it at once.
+	if err := db.Lease(ctx, "c2", t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Release(ctx, "c1"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := db.Leased(ctx, t0.Add(2*time.Second)); got["c1"] || !got["c2"] {
+		t.Errorf("Leased after release and renewal = %v", got)
+	}
+}

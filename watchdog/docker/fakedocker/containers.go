@@ -219,7 +219,7 @@ var runCmd = &command{
 			ID:         randomHex(32),
 			Name:       name,
 			Image:      image,
-			State:      "running",
+			State:      "created",
 			Labels:     map[string]string{},
 			Restart:    p.str("restart"),
 			Network:    p.str("network"),
@@ -286,12 +286,12 @@ var runCmd = &command{
 			}
 		}
 		st.Containers = append(st.Containers, ct)
+		st.emit(ct, "create")
+		setState(st, ct, "running", 0)
 		if !p.has("detach") {
 			// Attached runs are modelled as a command that finished at once.
-			ct.State = "exited"
-			if ct.AutoRemove {
-				st.remove(ct)
-			}
+			setState(st, ct, "exited", 0)
+			reap(st, ct)
 			return 0, true
 		}
 		fmt.Fprintln(c.stdout, ct.ID)
@@ -382,7 +382,7 @@ var rmCmd = &command{
 				fmt.Fprintf(c.stderr, "Error response from daemon: You cannot remove a running container %s. Stop the container before attempting removal or force remove\n", ct.ID)
 				code = 1
 			default:
-				st.remove(ct)
+				forceRemove(st, ct) // only a stopped one unless -f
 				dirty = true
 				fmt.Fprintln(c.stdout, ref)
 			}
@@ -391,12 +391,24 @@ var rmCmd = &command{
 	},
 }
 
-// lifecycle builds start/stop/kill, which differ only in the state reached.
-func lifecycle(key string, flags []flagSpec, to string, exit int) *command {
+// lifecycle builds start/stop/kill, which differ only in the state reached
+// and in the events on the way: start; kill (SIGTERM unless --signal), die
+// and stop; kill (SIGKILL unless --signal) and die. Like docker's,
+// --restart does not bring back a container stopped or killed on request,
+// and the fake never restarts a container by itself.
+func lifecycle(key string, flags []flagSpec, to string, exit int, signal string) *command {
 	return &command{
 		flags: flags, interspersed: true, minArgs: 1, maxArgs: -1,
 		usage: "[OPTIONS] CONTAINER [CONTAINER...]", faultKey: key, failCode: 1,
 		fn: func(c *call, st *state, p *parsedFlags) (int, bool) {
+			sig := signal
+			if p.isSet("signal") {
+				n, err := signalNumber(p.str("signal"))
+				if err != nil {
+					return c.errorf(1, "Error response from daemon: %v", err), false
+				}
+				sig = n
+			}
 			code, dirty := 0, false
 			for _, ref := range p.args {
 				ct := st.find(ref)
@@ -414,7 +426,14 @@ func lifecycle(key string, flags []flagSpec, to string, exit int) *command {
 					fmt.Fprintln(c.stdout, ref) // stopping a stopped container is fine
 					continue
 				}
+				if sig != "" {
+					st.emit(ct, "kill", "signal", sig)
+				}
 				setState(st, ct, to, exit)
+				if key == "stop" {
+					st.emit(ct, "stop")
+				}
+				reap(st, ct)
 				dirty = true
 				fmt.Fprintln(c.stdout, ref)
 			}
@@ -424,18 +443,10 @@ func lifecycle(key string, flags []flagSpec, to string, exit int) *command {
 }
 
 var (
-	startCmd = lifecycle("start", []flagSpec{boolFlag("attach", "a"), boolFlag("interactive", "i")}, "running", 0)
-	stopCmd  = lifecycle("stop", []flagSpec{valFlag("time", "t"), valFlag("signal", "s")}, "exited", 0)
-	killCmd  = lifecycle("kill", []flagSpec{valFlag("signal", "s")}, "exited", 137)
+	startCmd = lifecycle("start", []flagSpec{boolFlag("attach", "a"), boolFlag("interactive", "i")}, "running", 0, "")
+	stopCmd  = lifecycle("stop", []flagSpec{valFlag("time", "t"), valFlag("signal", "s")}, "exited", 0, "15")
+	killCmd  = lifecycle("kill", []flagSpec{valFlag("signal", "s")}, "exited", 137, "9")
 )
-
-// setState moves a container to a state, honouring run --rm.
-func setState(st *state, ct *container, to string, exit int) {
-	ct.State, ct.ExitCode = to, exit
-	if ct.AutoRemove && (to == "exited" || to == "dead") {
-		st.remove(ct)
-	}
-}
 
 var inspectCmd = &command{
 	flags:        []flagSpec{valFlag("format", "f"), valFlag("type"), boolFlag("size", "s")},
@@ -472,25 +483,6 @@ var inspectCmd = &command{
 			return c.errorf(1, "%v", err), false
 		}
 		return code, false
-	},
-}
-
-var eventsCmd = &command{
-	flags:        []flagSpec{valFlag("filter", "f"), valFlag("format"), valFlag("since"), valFlag("until")},
-	interspersed: true, maxArgs: 0, usage: "[OPTIONS]",
-	faultKey: "events", failCode: 1, stateless: true,
-	fn: func(c *call, _ *state, p *parsedFlags) (int, bool) {
-		if f := p.str("format"); f != "" && f != "json" {
-			if _, err := parseTemplate(f); err != nil {
-				return c.errorf(1, "%v", err), false
-			}
-		}
-		if p.isSet("until") {
-			return 0, false // a bounded query of past events: there are none
-		}
-		// Following: the fake has no event stream yet, so just stay open.
-		<-c.ctx.Done()
-		return 0, false
 	},
 }
 

@@ -15,6 +15,18 @@
 //   - $FAKEDOCKER_LOG (else docker.log next to the state file) gets one line
 //     per invocation, the arguments joined by single spaces, written before
 //     anything else so that hung or failing calls are visible too.
+//   - "<state>.events" gets docker's events (docker 20.10's JSON lines:
+//     status/id/from, Type, Action, Actor.ID, Actor.Attributes with name,
+//     image, the labels, exitCode on die and signal on kill; scope, time,
+//     timeNano) for every change a call makes to a container: run is create
+//     and start; stop is kill (signal 15), die and stop; kill is kill
+//     (signal 9 or -s) and die 137; rm -f of a running container and
+//     fake-rm are kill 9, die 137 and destroy; start is start;
+//     fake-set-state is die (its exit code, default 1) or start. They are
+//     appended under the lock, after the state is saved. `events` follows
+//     the file from its end (from the start with --since or --until),
+//     polling it, with docker's filters (type, label, event, container,
+//     image) and --format, until killed (SIGTERM/SIGINT end it with 0).
 //
 // Faults make a subcommand fail or hang. They come from the state file
 // ("faults": {"ps": {"fail": "text", "times": 1}, "rm": {"hang": true}}) and

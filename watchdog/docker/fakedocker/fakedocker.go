@@ -5,14 +5,20 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 )
 
 // Main runs the fake docker CLI on os.Args and returns its exit status.
+// SIGTERM and SIGINT end a following `events` (exit 0) or a hung call
+// (exit 137) cleanly.
 func Main() int {
-	return run(context.Background(), os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	return run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 }
 
 // call is one invocation: its I/O, environment and the clock, so the
@@ -23,6 +29,10 @@ type call struct {
 	stdout io.Writer
 	stderr io.Writer
 	now    time.Time
+	// statePath is the state file; eventsStart is the size of the events
+	// file when a stateless call held the lock: where `events` starts.
+	statePath   string
+	eventsStart int64
 }
 
 func (c *call) errorf(code int, format string, args ...any) int {
@@ -31,8 +41,9 @@ func (c *call) errorf(code int, format string, args ...any) int {
 }
 
 // command is one (sub)command. fn runs with the state loaded and locked and
-// reports whether it changed it; cmds without state (events) get a nil
-// state and run unlocked so blocking does not stall other invocations.
+// reports whether it changed it (and records, with state.emit, the docker
+// events of each change); cmds without state (events) get a nil state and
+// run unlocked so blocking does not stall other invocations.
 type command struct {
 	flags        []flagSpec
 	interspersed bool
@@ -83,8 +94,8 @@ var globalFlags = []flagSpec{
 
 // run is Main without process globals; ctx ends hangs and `events`.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	c := &call{ctx: ctx, getenv: getenv, stdout: stdout, stderr: stderr, now: time.Now()}
 	sp := statePath(getenv)
+	c := &call{ctx: ctx, getenv: getenv, stdout: stdout, stderr: stderr, now: time.Now(), statePath: sp}
 	// Log first: a call that then hangs or fails must still be visible.
 	if err := appendLog(logPath(getenv, sp), args); err != nil {
 		return c.errorf(1, "fakedocker: writing call log: %v", err)
@@ -148,6 +159,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if err := saveState(sp, st); err != nil {
 			unlock()
 			return c.errorf(1, "fakedocker: saving state: %v", err)
+		}
+	}
+	// Events go out after the state they describe, under the same lock:
+	// whoever reads one and then asks docker sees the change.
+	if err := appendEvents(eventsPath(sp), st.events); err != nil {
+		unlock()
+		return c.errorf(1, "fakedocker: writing events: %v", err)
+	}
+	if cmd.stateless {
+		if c.eventsStart, err = fileSize(eventsPath(sp)); err != nil {
+			unlock()
+			return c.errorf(1, "fakedocker: %v", err)
 		}
 	}
 	unlock()

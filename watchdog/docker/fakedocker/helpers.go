@@ -22,16 +22,22 @@ var fakeSetStateCmd = &command{
 			return c.errorf(1, "fake-set-state: invalid state %q", to), false
 		}
 		exit := ct.ExitCode
-		if len(p.args) == 3 {
+		switch {
+		case len(p.args) == 3:
 			n, err := strconv.Atoi(p.args[2])
 			if err != nil {
 				return c.errorf(1, "fake-set-state: exit code: %v", err), false
 			}
 			exit = n
-		} else if to == "running" || to == "created" {
+		case to == "running" || to == "created":
 			exit = 0
+		case isUp(ct.State) && !isUp(to):
+			exit = 1 // it died, and said nothing of why
 		}
+		// The events are those of the change: die (with the exit code) when
+		// it stops, start when it runs; no kill, as nobody asked docker.
 		setState(st, ct, to, exit)
+		reap(st, ct)
 		return 0, true
 	},
 }
@@ -47,7 +53,7 @@ var fakeRmCmd = &command{
 				code = 1
 				continue
 			}
-			st.remove(ct)
+			forceRemove(st, ct) // as `docker rm -f` would
 			dirty = true
 		}
 		return code, dirty

@@ -19,6 +19,10 @@ type state struct {
 	// while [] means "no image exists", and that difference must survive.
 	Images []string          `json:"images"`
 	Faults map[string]*fault `json:"faults,omitempty"`
+
+	// events are what this call did to containers, in order, for the
+	// events file (see emit); they are not part of the saved state.
+	events []eventMsg
 }
 
 type container struct {
