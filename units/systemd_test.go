@@ -100,6 +100,27 @@ func TestSystemdUnits(t *testing.T) {
 	if _, err := os.Stat(stateDir); errors.Is(err, os.ErrNotExist) {
 		t.Cleanup(func() { os.Remove(stateDir) }) // only if still empty
 	}
+	// PrivateTmp= makes systemd create /tmp/systemd-private-*-<unit>-* and
+	// /var/tmp/... on the real filesystem (its namespace shares them); take
+	// away those this run made.
+	privateTmp := func() map[string]bool {
+		m := map[string]bool{}
+		for _, root := range []string{"/tmp", "/var/tmp"} {
+			found, _ := filepath.Glob(filepath.Join(root, "systemd-private-*-container-watchdog.service-*"))
+			for _, f := range found {
+				m[f] = true
+			}
+		}
+		return m
+	}
+	before := privateTmp()
+	t.Cleanup(func() {
+		for f := range privateTmp() {
+			if !before[f] {
+				os.RemoveAll(f)
+			}
+		}
+	})
 
 	cw := filepath.Join(bin, "container-watchdog")
 	build := exec.Command("go", "build", "-o", cw, "github.com/container-watchdog/container-watchdog/cmd/container-watchdog")
