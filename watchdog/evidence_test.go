@@ -353,3 +353,34 @@ func TestTickReplacementIsNotARestart(t *testing.T) {
 		t.Errorf("evidence %v, want it dropped", got)
 	}
 }
+
+// docker rm -f under way: the listing says "removing" just after the kill,
+// die and destroy events. That is not a stop to leave to the restart
+// policy; the report waits for the container to be gone, and then carries
+// the evidence.
+func TestTickWaitsOutARemovalInProgress(t *testing.T) {
+	e, ev := evidenceEnv(t)
+	name := cname("dev", "default")
+	at := e.clock.Now().Add(time.Second)
+	ev.Record(lc(name, at, "kill", "signal=9"))
+	ev.Record(lc(name, at, "die", "exitCode=137"))
+	e.fake.setState(name, "removing")
+
+	_, evs := e.tickAfter(2 * time.Second)
+	if len(evs) != 0 {
+		t.Fatalf("events %v while the removal is under way, want none", summary(evs))
+	}
+	ev.Record(lc(name, at, "destroy"))
+	e.fake.remove(name)
+	_, evs = e.tickAfter(time.Second)
+	wantEvents(t, evs, "container_missing "+name, "container_recreated "+name)
+	if !strings.Contains(evs[0].Detail, "removed by force") || evs[0].Evidence["CONTAINER_EXIT_CODE"] != "137" {
+		t.Errorf("missing event lost the evidence: %+v", evs[0])
+	}
+
+	// Long after any event (no docker events at all), a listing that stays
+	// "removing" is reported as it stands.
+	e.fake.setState(cname("ops", "default"), "removing")
+	_, evs = e.tickAfter(time.Minute)
+	wantEvents(t, evs, "container_stopped "+cname("ops", "default"))
+}

@@ -197,7 +197,6 @@ func (w *Watcher) judge(ctx context.Context, rep *TickReport, in Instance, c *Co
 			// publishes "die" before `docker ps` stops saying running, and a
 			// listing may predate the death. Not a restart: keep the
 			// evidence for the report the next look makes, and look soon.
-			w.observe(ctx, rep, obs)
 			w.wake()
 		case prev.State == StateRunning && restartedByDocker(w.Evidence.Recent(name, now)):
 			// Stopped and restarted between two looks: docker's restart
@@ -210,10 +209,21 @@ func (w *Watcher) judge(ctx context.Context, rep *TickReport, in Instance, c *Co
 			if replaced(w.Evidence.Recent(name, now)) {
 				w.Evidence.Consume(name)
 			}
-			w.observe(ctx, rep, obs)
+			// Store only a change: one write per running instance per
+			// tick cost more than the docker listing at 500 containers.
+			if !unchanged {
+				w.observe(ctx, rep, obs)
+			}
 		}
 	case StateStopped:
 		w.undefer(name)
+		if c.State == "removing" && recentLoss(w.Evidence.Recent(name, now), now) {
+			// docker rm under way: not a stop for the restart policy. The
+			// destroy that follows makes it missing, and that report gets
+			// the evidence; look again soon.
+			w.wake()
+			break
+		}
 		if unchanged {
 			break
 		}
@@ -281,6 +291,20 @@ func deathPending(ls []Lifecycle, now time.Time) bool {
 		case "start":
 			return false
 		case "die":
+			return now.Sub(ls[i].Time) < deathGrace
+		}
+	}
+	return false
+}
+
+// recentLoss says docker announced the container's end (kill, die or
+// destroy) within deathGrace: a transient listing (removal in progress)
+// is worth another look rather than a report. Past the grace, or without
+// docker events, the listing is reported as it stands.
+func recentLoss(ls []Lifecycle, now time.Time) bool {
+	for i := len(ls) - 1; i >= 0; i-- {
+		switch ls[i].Action {
+		case "kill", "die", "destroy":
 			return now.Sub(ls[i].Time) < deathGrace
 		}
 	}
