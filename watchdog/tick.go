@@ -111,26 +111,35 @@ func (w *Watcher) Tick(ctx context.Context) (TickReport, error) {
 	}
 
 	watched := map[string]bool{}
-	for _, in := range ExpectedInstances(agents) {
-		name := ContainerName(w.Prefix, in.Agent, in.Instance)
-		watched[name] = true
-		if w.busy(name, listed) || leased[name] {
-			p := prev[name]
-			rep.Instances = append(rep.Instances, InstanceState{Container: name, Agent: in.Agent, Instance: in.Instance, State: orState(p.State, StateMissing), Since: p.Since})
-			continue
+	// Judge under logMu, publishing the tick's events together at the end:
+	// repairs (which report from their own goroutines) cannot interleave
+	// ids, and the SSE fan-out of these events does not compete with the
+	// judging for the CPU.
+	func() {
+		w.logMu.Lock()
+		defer w.logMu.Unlock()
+		defer func() { w.publish(rep.Events) }()
+		for _, in := range ExpectedInstances(agents) {
+			name := ContainerName(w.Prefix, in.Agent, in.Instance)
+			watched[name] = true
+			if w.busy(name, listed) || leased[name] {
+				p := prev[name]
+				rep.Instances = append(rep.Instances, InstanceState{Container: name, Agent: in.Agent, Instance: in.Instance, State: orState(p.State, StateMissing), Since: p.Since})
+				continue
+			}
+			st := w.guard(&rep, name, func() InstanceState {
+				return w.judge(ctx, &rep, in, seen[name], prev[name])
+			})
+			rep.Instances = append(rep.Instances, st)
 		}
-		st := w.guard(&rep, name, func() InstanceState {
-			return w.judge(ctx, &rep, in, seen[name], prev[name])
-		})
-		rep.Instances = append(rep.Instances, st)
-	}
-	for _, c := range orphans(w.Prefix, cs, agents) {
-		watched[c.Name] = true
-		st := w.guard(&rep, c.Name, func() InstanceState {
-			return w.orphan(ctx, &rep, c, prev[c.Name])
-		})
-		rep.Instances = append(rep.Instances, st)
-	}
+		for _, c := range orphans(w.Prefix, cs, agents) {
+			watched[c.Name] = true
+			st := w.guard(&rep, c.Name, func() InstanceState {
+				return w.orphan(ctx, &rep, c, prev[c.Name])
+			})
+			rep.Instances = append(rep.Instances, st)
+		}
+	}()
 	for name := range prev {
 		if !watched[name] {
 			w.forgetRepairs(name)
@@ -330,11 +339,15 @@ func (w *Watcher) orphan(ctx context.Context, rep *TickReport, c Container, prev
 	return InstanceState{Container: c.Name, Agent: c.Agent, Instance: c.Instance, State: StateOrphaned, Since: obs.Since, Docker: c.State}
 }
 
-// observe persists the observation with its events, then publishes them.
-// rep is nil for a repair, which reports after its tick has.
+// observe persists the observation with its events. From a tick (rep set),
+// whose caller holds logMu, the events join the report and are published
+// when the tick has judged everything; from a repair (rep nil), which
+// reports after its tick, they are published at once.
 func (w *Watcher) observe(ctx context.Context, rep *TickReport, o Observation, evs ...*Event) {
-	w.logMu.Lock()
-	defer w.logMu.Unlock()
+	if rep == nil {
+		w.logMu.Lock()
+		defer w.logMu.Unlock()
+	}
 	if err := w.Registry.Observe(ctx, o, evs...); err != nil {
 		w.Log.Error("record observation", "container", o.Container, "state", o.State, "err", err)
 		if rep != nil && rep.Error == "" {
@@ -342,11 +355,31 @@ func (w *Watcher) observe(ctx context.Context, rep *TickReport, o Observation, e
 		}
 		return
 	}
-	for _, e := range evs {
-		if rep != nil {
+	if rep != nil {
+		for _, e := range evs {
 			rep.Events = append(rep.Events, *e)
 		}
-		w.Publisher.Publish(*e)
+		return
+	}
+	var out []Event
+	for _, e := range evs {
+		out = append(out, *e)
+	}
+	w.publish(out)
+}
+
+// publish hands stored events to the Publisher in order; a panic in it for
+// one event is logged and spares the others.
+func (w *Watcher) publish(evs []Event) {
+	for _, e := range evs {
+		func() {
+			defer func() {
+				if v := recover(); v != nil {
+					w.Log.Error("panic while publishing event", "id", e.ID, "container", e.Container, "panic", v)
+				}
+			}()
+			w.Publisher.Publish(e)
+		}()
 	}
 }
 

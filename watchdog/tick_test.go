@@ -565,12 +565,26 @@ func TestTickLostRegistryKeepsContainers(t *testing.T) {
 	}
 }
 
+// panicOnObserve is the registry with Observe panicking for one container:
+// a bug in one instance's handling.
+type panicOnObserve struct {
+	watchdog.Registry
+	container string
+}
+
+func (p panicOnObserve) Observe(ctx context.Context, o watchdog.Observation, evs ...*watchdog.Event) error {
+	if o.Container == p.container {
+		panic("observe exploded for " + o.Container)
+	}
+	return p.Registry.Observe(ctx, o, evs...)
+}
+
 func TestTickPanicInOneInstanceSparesTheOthers(t *testing.T) {
 	e := newTickEnv(t, agent("aa"), agent("bb"))
 	e.tick()
 	e.fake.remove(cname("aa", "default"))
 	e.fake.remove(cname("bb", "default"))
-	e.pub.panicFor = cname("aa", "default")
+	e.w.Registry = panicOnObserve{Registry: e.db, container: cname("aa", "default")}
 
 	e.clock.Advance(time.Minute)
 	rep, err := e.w.Tick(e.ctx)
@@ -589,15 +603,35 @@ func TestTickPanicInOneInstanceSparesTheOthers(t *testing.T) {
 		t.Errorf("instances %+v", rep.Instances)
 	}
 
-	// The loop goes on: the next tick repairs aa.
-	e.pub.panicFor = ""
+	// The loop goes on: the next tick reports and repairs aa.
+	e.w.Registry = e.db
 	stored, err := e.db.Events(e.ctx, e.lastID, 0)
-	if err != nil || len(stored) != 3 {
-		t.Fatalf("stored %v, %v: want aa's missing, bb's missing and recreated", summary(stored), err)
+	if err != nil || len(stored) != 2 {
+		t.Fatalf("stored %v, %v: want bb's missing and recreated", summary(stored), err)
 	}
 	e.lastID = stored[len(stored)-1].ID
 	_, evs := e.tick()
-	wantEvents(t, evs, "container_recreated "+cname("aa", "default"))
+	wantEvents(t, evs, "container_missing "+cname("aa", "default"), "container_recreated "+cname("aa", "default"))
+}
+
+// A Publisher that panics for one event loses that publication only: the
+// event is stored (SSE clients replay it), and the others go out.
+func TestTickPanickingPublisherSparesTheOtherEvents(t *testing.T) {
+	e := newTickEnv(t, agent("aa"), agent("bb"))
+	e.tick()
+	e.fake.setState(cname("aa", "default"), "exited")
+	e.fake.setState(cname("bb", "default"), "exited")
+	e.pub.panicFor = cname("aa", "default")
+
+	e.clock.Advance(time.Minute)
+	if _, err := e.w.Tick(e.ctx); err != nil {
+		t.Fatalf("Tick: %v", err)
+	}
+	wantEvents(t, e.pub.take(), "container_stopped "+cname("bb", "default"))
+	stored, err := e.db.Events(e.ctx, e.lastID, 0)
+	if err != nil || len(stored) != 2 {
+		t.Fatalf("stored %v, %v: want both stopped events", summary(stored), err)
+	}
 }
 
 func TestTickHungDockerRunTimesOutPerInstance(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	osexec "os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -28,7 +29,23 @@ import (
 // every tick emits one event), the real SQLite registry, publishing to a
 // Broker, first with no client, then with 1000 reading over loopback. It
 // reports tick-ns-0subs, tick-ns-1000subs and their ratio (goal <= 1.05).
-func BenchmarkTickSubscribers(b *testing.B) {
+//
+// The scripted listing is instant, which makes the tick far shorter than a
+// real one; BenchmarkTickSubscribersRealPS pays a real `docker ps` call.
+func BenchmarkTickSubscribers(b *testing.B) { benchTickSubscribers(b, false) }
+
+// BenchmarkTickSubscribersRealPS is BenchmarkTickSubscribers with each
+// listing also paying for a real `docker ps -a --filter` call to the local
+// engine (of a prefix nothing has, so the scripted containers stay the
+// answer): the tick's real cost, with the clients' cost on top.
+func BenchmarkTickSubscribersRealPS(b *testing.B) {
+	if err := osexec.Command("docker", "version").Run(); err != nil {
+		b.Skipf("no docker engine answers: %v", err)
+	}
+	benchTickSubscribers(b, true)
+}
+
+func benchTickSubscribers(b *testing.B, realPS bool) {
 	const subs, containers = 1000, 20
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "r.db"))
@@ -48,6 +65,12 @@ func BenchmarkTickSubscribers(b *testing.B) {
 	runner := &fakeexec.Runner{Handler: func(_ context.Context, _ string, args []string, _ func(string)) (exec.Result, error) {
 		if args[0] != "ps" {
 			return exec.Result{ExitCode: 1, Stderr: []byte("unexpected " + args[0])}, nil
+		}
+		if realPS {
+			out, err := osexec.Command("docker", "ps", "-a", "--filter", "name=^cwbench-nothing-", "--format", "{{.ID}}").CombinedOutput()
+			if err != nil || len(out) != 0 {
+				return exec.Result{ExitCode: 1, Stderr: out}, nil
+			}
 		}
 		var out strings.Builder
 		for i, in := range instances {
