@@ -122,12 +122,8 @@ func psFilter(filters []string) (match func(*container) bool, all bool, err erro
 		if !nameOK {
 			return false
 		}
-		for _, l := range byKey["label"] {
-			k, v, hasV := strings.Cut(l, "=")
-			got, ok := c.Labels[k]
-			if !ok || (hasV && got != v) {
-				return false
-			}
+		if !hasLabels(c.Labels, byKey["label"]) {
+			return false
 		}
 		return anyOf(byKey["status"], func(v string) bool { return c.State == v }) &&
 			anyOf(byKey["id"], func(v string) bool { return strings.HasPrefix(c.ID, v) }) &&

@@ -199,12 +199,8 @@ func eventFilter(filters []string) (func(eventMsg) bool, error) {
 		return false
 	}
 	return func(e eventMsg) bool {
-		for _, l := range byKey["label"] {
-			k, v, hasV := strings.Cut(l, "=")
-			got, ok := e.Actor.Attributes[k]
-			if !ok || (hasV && got != v) {
-				return false
-			}
+		if !hasLabels(e.Actor.Attributes, byKey["label"]) {
+			return false
 		}
 		// Filters on other object types never match a container's event.
 		for _, k := range []string{"config", "daemon", "network", "node", "plugin", "secret", "service", "volume"} {

@@ -85,12 +85,8 @@ func volumeMatches(st *state, name string, v *volume, byKey map[string][]string)
 			return false
 		}
 	}
-	for _, l := range byKey["label"] {
-		k, want, hasV := strings.Cut(l, "=")
-		got, ok := v.Labels[k]
-		if !ok || (hasV && got != want) {
-			return false
-		}
+	if !hasLabels(v.Labels, byKey["label"]) {
+		return false
 	}
 	for _, d := range byKey["dangling"] {
 		dangling := len(st.volumeUsers(name)) == 0
@@ -192,4 +188,17 @@ var volumeInspectCmd = &command{
 		}
 		return code, false
 	},
+}
+
+// hasLabels says labels satisfy every label filter (K or K=V): docker ANDs
+// repeated label filters, for containers, volumes and events alike.
+func hasLabels(labels map[string]string, filters []string) bool {
+	for _, f := range filters {
+		k, want, hasV := strings.Cut(f, "=")
+		got, ok := labels[k]
+		if !ok || (hasV && got != want) {
+			return false
+		}
+	}
+	return true
 }
