@@ -27,7 +27,7 @@ need_pkg systemd-socket-activate systemd
 [ -x /lib/systemd/systemd-journald ] || need_pkg /lib/systemd/systemd-journald systemd
 
 if ! command -v staticcheck >/dev/null 2>&1; then
-	go install honnef.co/go/tools/cmd/staticcheck@2026.2.2
+	go install honnef.co/go/tools/cmd/staticcheck@v0.8.2 # release 2026.2.2; the proxy serves only the module version
 fi
 
 if ! timeout 20 docker info >/dev/null 2>&1; then
