@@ -179,13 +179,14 @@ func (a *Agent) ConfigHash() string {
 		Env       []string
 		StatePath string
 		Command   []string
-	}{a.Image, orEmpty(a.Env), a.StatePath, orEmpty(a.Command)})
+	}{a.Image, OrEmpty(a.Env), a.StatePath, OrEmpty(a.Command)})
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:8])
 }
 
-// orEmpty makes nil and empty hash alike: the registry reads back [] for nil.
-func orEmpty(s []string) []string {
+// OrEmpty makes a nil list empty, so that nil and empty hash and store
+// alike (the registry reads back [] for nil).
+func OrEmpty(s []string) []string {
 	if s == nil {
 		return []string{}
 	}

@@ -73,6 +73,10 @@ type Event struct {
 	// Evidence holds the recent docker lifecycle facts about the container
 	// (exit code, kill signal, OOM), as extra journald fields.
 	Evidence map[string]string `json:"evidence,omitempty"`
+	// DockerTime is when docker itself saw what this event reports (the
+	// lifecycle event's timeNano); zero when a listing found it. It feeds
+	// the detection-delay metric and is not stored.
+	DockerTime time.Time `json:"-"`
 }
 
 // Message is the one readable sentence journald shows.

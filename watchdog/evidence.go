@@ -46,14 +46,19 @@ func NewEvidence(keep int, maxAge time.Duration) *Evidence {
 	return &Evidence{Keep: keep, MaxAge: maxAge, by: map[string][]Lifecycle{}}
 }
 
-// Record adds one lifecycle event.
+// Record adds one lifecycle event, dropping the container's events that
+// are too old or too many.
 func (ev *Evidence) Record(l Lifecycle) {
 	if ev == nil {
 		return
 	}
 	ev.mu.Lock()
 	defer ev.mu.Unlock()
-	list := append(ev.by[l.Container], l)
+	list := ev.by[l.Container]
+	for len(list) > 0 && l.Time.Sub(list[0].Time) > ev.MaxAge {
+		list = list[1:]
+	}
+	list = append(list, l)
 	if len(list) > ev.Keep {
 		list = list[len(list)-ev.Keep:]
 	}
@@ -72,9 +77,6 @@ func (ev *Evidence) Recent(container string, now time.Time) []Lifecycle {
 		if now.Sub(l.Time) <= ev.MaxAge {
 			out = append(out, l)
 		}
-	}
-	if len(out) == 0 {
-		delete(ev.by, container)
 	}
 	return out
 }

@@ -35,156 +35,152 @@ func (b Backoff) delay(n int) time.Duration {
 // waits on dockerd, so a few per core.
 func DefaultParallelism() int { return max(4, 2*runtime.NumCPU()) }
 
-// streak is one instance's run of recreation attempts.
-type streak struct {
-	attempts int
-	last     time.Time
+// record is one instance's repair bookkeeping, as PLEG keeps one record
+// per pod. The zero record is an instance never repaired.
+type record struct {
+	inFlight bool      // a repair is under way
+	doneAt   time.Time // when the last repair ended
+	attempts int       // recreations in the current streak
+	last     time.Time // when the streak's last attempt began
+	// deferredUntil is set while the instance is missing and pacing holds
+	// its next attempt back.
+	deferredUntil time.Time
 }
 
-// repairs is the Watcher's bookkeeping of recreations under way and paced.
+// repairs is the bounded repair pool and every instance's record, behind
+// one lock.
 type repairs struct {
-	mu       sync.Mutex
-	inflight map[string]bool
-	doneAt   map[string]time.Time
-	streaks  map[string]*streak
-	deferred map[string]time.Time // missing, waiting for its backoff to end
-	sem      chan struct{}
-	wg       sync.WaitGroup
+	backoff Backoff
+	sem     chan struct{}
+	wg      sync.WaitGroup
+
+	mu sync.Mutex
+	by map[string]*record
 }
 
-func (w *Watcher) state() *repairs {
-	w.once.Do(func() {
-		n := w.Parallelism
-		if n <= 0 {
-			n = DefaultParallelism()
-		}
-		w.rs = &repairs{
-			inflight: map[string]bool{}, doneAt: map[string]time.Time{},
-			streaks: map[string]*streak{}, deferred: map[string]time.Time{},
-			sem: make(chan struct{}, n),
+func newRepairs(parallelism int, b Backoff) *repairs {
+	return &repairs{backoff: b, sem: make(chan struct{}, parallelism), by: map[string]*record{}}
+}
+
+// with runs f on name's record under the lock, creating the record.
+func (rs *repairs) with(name string, f func(r *record)) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	r := rs.by[name]
+	if r == nil {
+		r = &record{}
+		rs.by[name] = r
+	}
+	f(r)
+}
+
+// busy says a tick must not judge name: a repair is under way, or ended
+// after the listing began, so the listing is stale for it.
+func (rs *repairs) busy(name string, listed time.Time) (busy bool) {
+	rs.with(name, func(r *record) { busy = r.inFlight || r.doneAt.After(listed) })
+	return busy
+}
+
+// observed updates pacing for an instance seen running or stopped: a
+// deferral is moot (no tick could act on it, and the loop would spin on
+// its due time), and running long enough ends the streak.
+func (rs *repairs) observed(name string, s State, now time.Time) {
+	if s != StateRunning && s != StateStopped {
+		return
+	}
+	rs.with(name, func(r *record) {
+		r.deferredUntil = time.Time{}
+		if s == StateRunning && r.attempts > 0 && now.Sub(r.last) >= rs.backoff.Reset {
+			r.attempts = 0
 		}
 	})
-	return w.rs
 }
 
-// Wait blocks until every repair under way has finished.
-func (w *Watcher) Wait() { w.state().wg.Wait() }
+// forget drops the record of an instance no longer watched.
+func (rs *repairs) forget(name string) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	delete(rs.by, name)
+}
 
-// NextWake is when a deferred recreation may be tried, or zero.
-func (w *Watcher) NextWake() time.Time {
-	rs := w.state()
+// nextTry is when name may next be recreated (zero: at once).
+func (rs *repairs) nextTry(name string) (t time.Time) {
+	rs.with(name, func(r *record) { t = r.nextTry(rs.backoff) })
+	return t
+}
+
+func (r *record) nextTry(b Backoff) time.Time {
+	if r.attempts == 0 {
+		return time.Time{}
+	}
+	return r.last.Add(b.delay(r.attempts))
+}
+
+// begin claims a repair of name at now: false when one is under way or
+// pacing holds it back (then it is deferred until its due time).
+func (rs *repairs) begin(name string, now time.Time) (ok bool) {
+	rs.with(name, func(r *record) {
+		if r.inFlight {
+			return
+		}
+		if next := r.nextTry(rs.backoff); now.Before(next) {
+			r.deferredUntil = next
+			return
+		}
+		r.deferredUntil = time.Time{}
+		r.attempts++
+		r.last = now
+		r.inFlight = true
+		ok = true
+	})
+	return ok
+}
+
+// end releases the claim begin took.
+func (rs *repairs) end(name string, now time.Time) {
+	rs.with(name, func(r *record) { r.inFlight, r.doneAt = false, now })
+}
+
+// nextWake is the earliest deferred attempt, or zero.
+func (rs *repairs) nextWake() time.Time {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	var t time.Time
-	for _, at := range rs.deferred {
-		if t.IsZero() || at.Before(t) {
+	for _, r := range rs.by {
+		if at := r.deferredUntil; !at.IsZero() && (t.IsZero() || at.Before(t)) {
 			t = at
 		}
 	}
 	return t
 }
 
-// busy says the tick must not judge name: a repair is under way, or ended
-// after the listing began, so the listing is stale for it.
-func (w *Watcher) busy(name string, listed time.Time) bool {
-	rs := w.state()
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	return rs.inflight[name] || rs.doneAt[name].After(listed)
-}
+// Wait blocks until every repair under way has finished.
+func (w *Watcher) Wait() { w.setup(); w.repairs.wg.Wait() }
 
-// settle ends an instance's streak once it has run long enough.
-func (w *Watcher) settle(name string, now time.Time) {
-	rs := w.state()
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	if s := rs.streaks[name]; s != nil && now.Sub(s.last) >= w.backoff().Reset {
-		delete(rs.streaks, name)
-	}
-	delete(rs.deferred, name)
-}
-
-// undefer drops a deferred recreation of a container that is no longer
-// missing: a due time no tick can act on would have the loop spin.
-func (w *Watcher) undefer(name string) {
-	rs := w.state()
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	delete(rs.deferred, name)
-}
-
-// forget drops all bookkeeping of a container no longer watched.
-func (w *Watcher) forgetRepairs(name string) {
-	rs := w.state()
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	delete(rs.streaks, name)
-	delete(rs.deferred, name)
-	delete(rs.doneAt, name)
-}
-
-func (w *Watcher) backoff() Backoff {
-	if w.Backoff == (Backoff{}) {
-		return DefaultBackoff
-	}
-	return w.Backoff
-}
-
-// nextTry is when name may next be recreated (zero: now).
-func (w *Watcher) nextTry(name string) time.Time {
-	rs := w.state()
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	s := rs.streaks[name]
-	if s == nil {
-		return time.Time{}
-	}
-	return s.last.Add(w.backoff().delay(s.attempts))
-}
+// NextWake is when a deferred recreation may be tried, or zero.
+func (w *Watcher) NextWake() time.Time { w.setup(); return w.repairs.nextWake() }
 
 // startRepair recreates a missing container on the repair pool unless one
-// is under way or its backoff has not ended; it never waits for the repair.
-// It reports whether a repair started.
-func (w *Watcher) startRepair(ctx context.Context, obs Observation, ev func(EventType, string) *Event) bool {
-	rs := w.state()
-	now := w.Now()
-	rs.mu.Lock()
-	if rs.inflight[obs.Container] {
-		rs.mu.Unlock()
+// is under way or pacing holds it back; it never waits for the repair. It
+// reports whether a repair started.
+func (w *Watcher) startRepair(ctx context.Context, obs Observation) bool {
+	rs := w.repairs
+	if !rs.begin(obs.Container, w.Clock.Now()) {
 		return false
 	}
-	s := rs.streaks[obs.Container]
-	if s == nil {
-		s = &streak{}
-		rs.streaks[obs.Container] = s
-	}
-	if next := s.last.Add(w.backoff().delay(s.attempts)); s.attempts > 0 && now.Before(next) {
-		rs.deferred[obs.Container] = next
-		rs.mu.Unlock()
-		return false
-	}
-	delete(rs.deferred, obs.Container)
-	s.attempts++
-	s.last = now
-	rs.inflight[obs.Container] = true
 	rs.wg.Add(1)
-	rs.mu.Unlock()
-
 	go func() {
-		var wake bool
+		var failed bool
 		defer rs.wg.Done()
 		defer func() {
 			if v := recover(); v != nil {
 				w.Log.Error("panic while repairing container", "container", obs.Container, "panic", v)
 			}
-			rs.mu.Lock()
-			delete(rs.inflight, obs.Container)
-			rs.doneAt[obs.Container] = w.Now()
-			rs.mu.Unlock()
+			rs.end(obs.Container, w.Clock.Now())
 			// Only now: a tick woken earlier would find the repair still
 			// under way, skip the instance and never time the next attempt.
-			if wake {
-				w.wake()
+			if failed {
+				w.Wake()
 			}
 		}()
 		select {
@@ -193,19 +189,19 @@ func (w *Watcher) startRepair(ctx context.Context, obs Observation, ev func(Even
 		case <-ctx.Done():
 			return
 		}
-		wake = w.repair(ctx, obs, ev)
+		failed = w.repair(ctx, obs)
 	}()
 	return true
 }
 
 // repair recreates one container and reports how it went. A failure
 // already reported with the same docker error is not reported again. It
-// returns true when it failed, so the loop should look again (the backoff
-// has a retry to time).
-func (w *Watcher) repair(ctx context.Context, obs Observation, ev func(EventType, string) *Event) bool {
+// returns true when it failed, so the loop looks again (pacing has a
+// retry to time).
+func (w *Watcher) repair(ctx context.Context, obs Observation) (failed bool) {
 	// Re-read the registry: an agent removed since the tick began must not
 	// get its container back.
-	out, err := Failed, error(nil)
+	out, err := OutcomeFailed, error(nil)
 	if fresh, rerr := w.Registry.Agents(ctx); rerr != nil {
 		err = fmt.Errorf("read registry: %w", rerr)
 	} else {
@@ -215,10 +211,10 @@ func (w *Watcher) repair(ctx context.Context, obs Observation, ev func(EventType
 		return false // shutting down: the next start reconciles
 	}
 	switch {
-	case err == nil && (out == Created || out == Recreated):
+	case err == nil && (out == OutcomeCreated || out == OutcomeRecreated):
 		w.Evidence.Consume(obs.Container) // our own create/start explain nothing
-		obs.State, obs.Since, obs.Detail = StateRunning, w.Now(), ""
-		w.observe(ctx, nil, obs, ev(EventRecreated, string(out)))
+		obs.State, obs.Since, obs.Detail = StateRunning, w.Clock.Now(), ""
+		w.record(ctx, nil, obs, w.event(obs, EventRecreated, string(out)))
 		return false
 	case err == nil:
 		// Someone else acted between the listing and the repair: say so
@@ -230,17 +226,14 @@ func (w *Watcher) repair(ctx context.Context, obs Observation, ev func(EventType
 		return true
 	}
 	obs.Detail = detail
-	e := ev(EventRecreateFailed, detail)
-	if next := w.nextTry(obs.Container); !next.IsZero() {
-		e.Detail += fmt.Sprintf("; next attempt at %s", next.UTC().Format(time.RFC3339))
+	if next := w.repairs.nextTry(obs.Container); !next.IsZero() {
+		detail += fmt.Sprintf("; next attempt at %s", next.UTC().Format(time.RFC3339))
 	}
-	w.observe(ctx, nil, obs, e)
+	w.record(ctx, nil, obs, w.event(obs, EventRecreateFailed, detail))
 	return true
 }
 
-// wake asks the loop to look again (a failed repair has a backoff to time).
-func (w *Watcher) wake() {
-	if w.Wake != nil {
-		w.Wake()
-	}
+// event is an event of type t about obs's container, stamped now.
+func (w *Watcher) event(obs Observation, t EventType, detail string) Event {
+	return Event{Time: w.Clock.Now(), Type: t, Container: obs.Container, Agent: obs.Agent, Instance: obs.Instance, Detail: detail}
 }

@@ -32,13 +32,19 @@ func TestBackoffDelay(t *testing.T) {
 	}
 }
 
-func TestWatcherBackoffDefaults(t *testing.T) {
-	if got := (&Watcher{}).backoff(); got != DefaultBackoff {
-		t.Errorf("zero Backoff = %+v, want DefaultBackoff", got)
+func TestWatcherDefaults(t *testing.T) {
+	w := &Watcher{}
+	w.setup()
+	if w.Backoff != DefaultBackoff || w.Clock == nil || w.Log == nil || w.Publisher == nil || w.Wake == nil {
+		t.Errorf("zero Watcher after setup = %+v, want every default filled", w)
 	}
+	w.Publisher.Publish(Event{}) // must not panic
+	w.Wake()
 	custom := Backoff{Initial: time.Second, Max: time.Minute, Reset: time.Hour}
-	if got := (&Watcher{Backoff: custom}).backoff(); got != custom {
-		t.Errorf("Backoff = %+v, want %+v", got, custom)
+	wc := &Watcher{Backoff: custom}
+	wc.setup()
+	if wc.Backoff != custom {
+		t.Errorf("Backoff = %+v, want %+v", wc.Backoff, custom)
 	}
 	if DefaultBackoff != (Backoff{Initial: 10 * time.Second, Max: 5 * time.Minute, Reset: 10 * time.Minute}) {
 		t.Errorf("DefaultBackoff = %+v, want 10s doubling to 5m, reset after 10m", DefaultBackoff)
@@ -46,7 +52,9 @@ func TestWatcherBackoffDefaults(t *testing.T) {
 	if n := DefaultParallelism(); n < 4 {
 		t.Errorf("DefaultParallelism = %d, want at least 4", n)
 	}
-	if cap((&Watcher{}).state().sem) != DefaultParallelism() || cap((&Watcher{Parallelism: 3}).state().sem) != 3 {
+	w3 := &Watcher{Parallelism: 3}
+	w3.setup()
+	if cap(w.repairs.sem) != DefaultParallelism() || cap(w3.repairs.sem) != 3 {
 		t.Error("the repair pool is not sized by Parallelism")
 	}
 }

@@ -1268,7 +1268,7 @@ func (e *engine) inProcess(tb testing.TB, dbPath, prefix string, parallel int) *
 	w := &watchdog.Watcher{
 		Docker: dc, Registry: db, Reconciler: &watchdog.Reconciler{Docker: dc, Prefix: prefix},
 		Publisher: watchdog.PublisherFunc(func(watchdog.Event) {}), Prefix: prefix,
-		Now: time.Now, Log: engDiscardLogger(), Parallelism: parallel,
+		Log: engDiscardLogger(), Parallelism: parallel,
 		Backoff: watchdog.Backoff{Initial: time.Millisecond, Max: time.Millisecond, Reset: time.Hour},
 	}
 	return &engInProcess{db: db, w: w}

@@ -182,3 +182,9 @@ func ParsePS(out []byte) ([]watchdog.Container, error) {
 	}
 	return cs, nil
 }
+
+// The adapter implements the domain's seams.
+var (
+	_ watchdog.Docker      = (*Client)(nil)
+	_ watchdog.EventSource = (*Client)(nil)
+)

@@ -73,7 +73,7 @@ func ParseEvent(line []byte) (watchdog.Lifecycle, error) {
 		Time: t, Container: attr["name"], Agent: attr[watchdog.LabelAgent], Instance: attr[watchdog.LabelInstance],
 		Action: e.Action, ExitCode: attr["exitCode"], Signal: attr["signal"],
 	}
-	// Older engines send "health_status: healthy" style actions; keep the verb.
+	// An exit code that is not a number explains nothing: drop it.
 	if l.ExitCode != "" {
 		if _, err := strconv.Atoi(l.ExitCode); err != nil {
 			l.ExitCode = ""

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/container-watchdog/container-watchdog/watchdog"
+	"github.com/container-watchdog/container-watchdog/watchdog/clock/fakeclock"
 	"github.com/container-watchdog/container-watchdog/watchdog/httpapi"
 )
 
@@ -71,34 +72,14 @@ func (l *fakeLog) Events(_ context.Context, since int64, limit int) ([]watchdog.
 	return out, nil
 }
 
-type fakeTicks struct {
-	mu   sync.Mutex
-	rep  watchdog.TickReport
-	done time.Time
-	ok   bool
-}
-
-func (f *fakeTicks) LastTick() (watchdog.TickReport, time.Time, bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.rep, f.done, f.ok
-}
-
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
+// runBroker returns a broker whose fan-out runs until the test ends.
+func runBroker(tb testing.TB, buffer int) *httpapi.Broker {
+	b := httpapi.NewBroker(buffer)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = b.Run(ctx) }()
+	tb.Cleanup(func() { cancel(); <-done })
+	return b
 }
 
 var t0 = time.Date(2026, 4, 20, 11, 55, 26, 123000000, time.UTC)
@@ -295,16 +276,16 @@ func waitSubscribers(t *testing.T, b *httpapi.Broker, n int) {
 type env struct {
 	broker *httpapi.Broker
 	log    *fakeLog
-	ticks  *fakeTicks
-	clock  *fakeClock
+	health *watchdog.Health
+	clock  *fakeclock.Clock
 	api    *httpapi.Server
 	srv    *httptest.Server
 }
 
 func newEnv(t *testing.T, buffer int, tweak func(*httpapi.Server)) *env {
 	t.Helper()
-	e := &env{broker: httpapi.NewBroker(buffer), log: &fakeLog{}, ticks: &fakeTicks{}, clock: &fakeClock{now: t0}}
-	e.api = &httpapi.Server{Broker: e.broker, Log: e.log, Ticks: e.ticks, Interval: 10 * time.Second, Now: e.clock.Now}
+	e := &env{broker: runBroker(t, buffer), log: &fakeLog{}, health: &watchdog.Health{Interval: 10 * time.Second}, clock: fakeclock.At(t0)}
+	e.api = &httpapi.Server{Broker: e.broker, Events: e.log, Health: e.health, Clock: e.clock}
 	if tweak != nil {
 		tweak(e.api)
 	}
@@ -594,8 +575,8 @@ func (pipeAddr) String() string  { return "pipe" }
 // keeps getting every event, in order; Publish never waits for either.
 func TestSlowClientDropped(t *testing.T) {
 	const buffer, total = 64, 10000
-	broker := httpapi.NewBroker(buffer)
-	api := &httpapi.Server{Broker: broker, Log: &fakeLog{}, Ticks: &fakeTicks{}, Interval: time.Second, Now: time.Now,
+	broker := runBroker(t, buffer)
+	api := &httpapi.Server{Broker: broker, Events: &fakeLog{}, Health: &watchdog.Health{Interval: time.Second},
 		WriteTimeout: time.Minute} // the drop, not a write timeout, must free the tick
 	ln := newPipeListener()
 	srv := &http.Server{Handler: api.Handler()}
@@ -729,16 +710,13 @@ func TestState(t *testing.T) {
 	}
 
 	since := t0.Add(-time.Hour)
-	e.ticks.mu.Lock()
-	e.ticks.rep = watchdog.TickReport{
+	e.health.Record(watchdog.TickReport{
 		Started: t0, Duration: 1500 * time.Millisecond, Result: "completed",
 		Instances: []watchdog.InstanceState{
 			{Container: "claude-hooks-dev-default", Agent: "dev", Instance: "default", State: watchdog.StateRunning, Since: since, Docker: "running"},
 			{Container: "claude-hooks-dev-b", Agent: "dev", Instance: "b", State: watchdog.StateMissing, Since: since},
 		},
-	}
-	e.ticks.done, e.ticks.ok = t0.Add(1500*time.Millisecond), true
-	e.ticks.mu.Unlock()
+	}, nil, t0.Add(1500*time.Millisecond))
 	m, raw = get()
 	tick, _ := m["tick"].(map[string]any)
 	want := map[string]any{"time": "2026-04-20T11:55:26.123Z", "duration_ms": 1500.0, "duration": "1.5s", "result": "completed"}
@@ -759,9 +737,7 @@ func TestState(t *testing.T) {
 		t.Errorf("second instance %v", second)
 	}
 
-	e.ticks.mu.Lock()
-	e.ticks.rep = watchdog.TickReport{Started: t0, Duration: 3 * time.Millisecond, Result: "skipped", Error: "tick skipped: docker ps: timed out"}
-	e.ticks.mu.Unlock()
+	e.health.Record(watchdog.TickReport{Started: t0, Duration: 3 * time.Millisecond, Result: "skipped", Error: "tick skipped: docker ps: timed out"}, watchdog.ErrSkipped, t0)
 	m, raw = get()
 	tick, _ = m["tick"].(map[string]any)
 	if tick["result"] != "skipped" || tick["error"] != "tick skipped: docker ps: timed out" || !reflect.DeepEqual(m["instances"], []any{}) {
@@ -773,7 +749,7 @@ func TestHealthz(t *testing.T) {
 	e := newEnv(t, 16, nil) // Interval 10s
 	check := func(now time.Time, want int, reason string) {
 		t.Helper()
-		e.clock.set(now)
+		e.clock.Set(now)
 		resp, err := http.Get(e.srv.URL + "/healthz")
 		if err != nil {
 			t.Fatal(err)
@@ -789,9 +765,7 @@ func TestHealthz(t *testing.T) {
 	}
 	check(t0, 503, "no tick has completed yet")
 
-	e.ticks.mu.Lock()
-	e.ticks.rep, e.ticks.done, e.ticks.ok = watchdog.TickReport{Result: "completed"}, t0, true
-	e.ticks.mu.Unlock()
+	e.health.Record(watchdog.TickReport{Result: "completed"}, nil, t0)
 	check(t0, 200, `"status": "ok"`)
 	check(t0.Add(15*time.Second), 200, "ok")
 	check(t0.Add(20*time.Second), 200, "ok")
@@ -800,10 +774,7 @@ func TestHealthz(t *testing.T) {
 
 	// A skipped tick counts as completed (the loop is alive), and says
 	// it is degraded; an old one is as stale as any.
-	e.ticks.mu.Lock()
-	e.ticks.rep = watchdog.TickReport{Result: "skipped", Error: "tick skipped: docker ps: timed out"}
-	e.ticks.done = t0.Add(time.Hour)
-	e.ticks.mu.Unlock()
+	e.health.Record(watchdog.TickReport{Result: "skipped", Error: "tick skipped: docker ps: timed out"}, watchdog.ErrSkipped, t0.Add(time.Hour))
 	check(t0.Add(time.Hour), 200, `"status": "degraded"`)
 	check(t0.Add(time.Hour), 200, "docker ps: timed out")
 	check(t0.Add(time.Hour+21*time.Second), 503, "more than two intervals")

@@ -17,6 +17,7 @@ import (
 	sqlite3 "github.com/mattn/go-sqlite3"
 
 	"github.com/container-watchdog/container-watchdog/watchdog"
+	"github.com/container-watchdog/container-watchdog/watchdog/clock"
 )
 
 //go:embed migrations/*.sql
@@ -26,8 +27,10 @@ const timeFormat = time.RFC3339Nano
 
 // DB is the registry. It implements watchdog.Registry.
 type DB struct {
-	db  *sql.DB
-	Now func() time.Time
+	db *sql.DB
+	// Clock stamps agents and events that carry no time (default: the
+	// system clock).
+	Clock clock.Clock
 }
 
 // Open opens (creating it and its folder if needed) the registry at path
@@ -51,7 +54,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open registry %s: %w", path, err)
 	}
-	d := &DB{db: db, Now: time.Now}
+	d := &DB{db: db, Clock: clock.System()}
 	if err := d.migrate(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open registry %s: %w", path, err)
@@ -110,7 +113,7 @@ func (d *DB) AddAgent(ctx context.Context, a watchdog.Agent) (watchdog.Agent, er
 	if err := a.Validate(); err != nil {
 		return a, err
 	}
-	now := d.Now().UTC()
+	now := d.Clock.Now().UTC()
 	a.CreatedAt, a.UpdatedAt = now, now
 	err := d.tx(ctx, func(tx *sql.Tx) error {
 		if err := insertAgent(ctx, tx, a); err != nil {
@@ -126,8 +129,8 @@ func (d *DB) AddAgent(ctx context.Context, a watchdog.Agent) (watchdog.Agent, er
 }
 
 func insertAgent(ctx context.Context, tx *sql.Tx, a watchdog.Agent) error {
-	env, _ := json.Marshal(nonNil(a.Env))
-	cmd, _ := json.Marshal(nonNil(a.Command))
+	env, _ := json.Marshal(watchdog.OrEmpty(a.Env))
+	cmd, _ := json.Marshal(watchdog.OrEmpty(a.Command))
 	if _, err := tx.ExecContext(ctx,
 		`INSERT INTO agents (name, image, host_mode, env, state_path, command, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		a.Name, a.Image, a.HostMode, string(env), a.StatePath, string(cmd), a.CreatedAt.Format(timeFormat), a.UpdatedAt.Format(timeFormat)); err != nil {
@@ -161,7 +164,7 @@ func (d *DB) UpdateAgent(ctx context.Context, name string, change func(*watchdog
 		if err := after.Validate(); err != nil {
 			return err
 		}
-		after.UpdatedAt = d.Now().UTC()
+		after.UpdatedAt = d.Clock.Now().UTC()
 		if _, err := tx.ExecContext(ctx, `DELETE FROM agents WHERE name = ?`, name); err != nil {
 			return fmt.Errorf("update agent %q: %w", name, err)
 		}
@@ -242,8 +245,12 @@ func agents(ctx context.Context, q querier, only string) ([]watchdog.Agent, erro
 		if err := json.Unmarshal([]byte(cmd), &a.Command); err != nil {
 			return nil, fmt.Errorf("agent %q command: %w", a.Name, err)
 		}
-		a.CreatedAt, _ = time.Parse(timeFormat, created)
-		a.UpdatedAt, _ = time.Parse(timeFormat, updated)
+		if a.CreatedAt, err = parseTime("agent "+a.Name+" created_at", created); err != nil {
+			return nil, err
+		}
+		if a.UpdatedAt, err = parseTime("agent "+a.Name+" updated_at", updated); err != nil {
+			return nil, err
+		}
 		if inst != "" {
 			a.Instances = []string{inst}
 		}
@@ -266,7 +273,9 @@ func (d *DB) Observations(ctx context.Context) (map[string]watchdog.Observation,
 		if err := rows.Scan(&o.Container, &o.Agent, &o.Instance, &o.State, &since, &o.Detail); err != nil {
 			return nil, fmt.Errorf("read observations: %w", err)
 		}
-		o.Since, _ = time.Parse(timeFormat, since)
+		if o.Since, err = parseTime("observation of "+o.Container+" since", since); err != nil {
+			return nil, err
+		}
 		out[o.Container] = o
 	}
 	return out, rows.Err()
@@ -334,7 +343,11 @@ func (d *DB) Leased(ctx context.Context, now time.Time) (map[string]bool, error)
 		if err := rows.Scan(&c, &until); err != nil {
 			return nil, fmt.Errorf("read leases: %w", err)
 		}
-		if t, err := time.Parse(timeFormat, until); err == nil && t.After(now) {
+		t, err := parseTime("lease of "+c+" until", until)
+		if err != nil {
+			return nil, err
+		}
+		if t.After(now) {
 			out[c] = true
 		}
 	}
@@ -348,7 +361,7 @@ func (d *DB) AppendEvent(ctx context.Context, e *watchdog.Event) error {
 
 func (d *DB) appendEvent(ctx context.Context, tx *sql.Tx, e *watchdog.Event) error {
 	if e.Time.IsZero() {
-		e.Time = d.Now()
+		e.Time = d.Clock.Now()
 	}
 	e.Time = e.Time.UTC()
 	var evidence string
@@ -386,7 +399,9 @@ func (d *DB) Events(ctx context.Context, since int64, limit int) ([]watchdog.Eve
 			return nil, fmt.Errorf("read events: %w", err)
 		}
 		e.Type = watchdog.EventType(typ)
-		e.Time, _ = time.Parse(timeFormat, t)
+		if e.Time, err = parseTime(fmt.Sprintf("event %d time", e.ID), t); err != nil {
+			return nil, err
+		}
 		if evidence != "" {
 			if err := json.Unmarshal([]byte(evidence), &e.Evidence); err != nil {
 				return nil, fmt.Errorf("event %d evidence: %w", e.ID, err)
@@ -397,12 +412,18 @@ func (d *DB) Events(ctx context.Context, since int64, limit int) ([]watchdog.Eve
 	return out, rows.Err()
 }
 
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
+// parseTime reads a stored time; a bad one is an error naming where it
+// was, never a silent zero.
+func parseTime(what, s string) (time.Time, error) {
+	t, err := time.Parse(timeFormat, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("registry: %s %q: %w", what, s, err)
 	}
-	return s
+	return t, nil
 }
 
-// ensure the interface stays implemented.
-var _ watchdog.Registry = (*DB)(nil)
+// The registry implements the domain's seams.
+var (
+	_ watchdog.Registry = (*DB)(nil)
+	_ watchdog.Leaser   = (*DB)(nil)
+)
