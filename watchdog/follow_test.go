@@ -75,7 +75,7 @@ func newFollowEnv(t *testing.T, streams ...stream) *followEnv {
 	e.source = &fakeSource{clock: e.clock, streams: streams, log: &e.log, started: make(chan int, 100)}
 	e.f = &watchdog.Follower{
 		Source: e.source, Evidence: e.ev, Log: discardLog(),
-		Backoff: watchdog.Backoff{Initial: time.Second, Max: 8 * time.Second, Reset: 8 * time.Second},
+		Backoff: watchdog.Backoff{Initial: time.Second, Max: 8 * time.Second, Reset: 8 * time.Second, Burst: 1},
 		Trigger: func() {
 			e.source.mu.Lock()
 			defer e.source.mu.Unlock()

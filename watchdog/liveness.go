@@ -111,8 +111,6 @@ func (h *Liveness) Record(rep TickReport, err error, now time.Time) (alive bool)
 	return alive
 }
 
-func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
-
 // Last returns the last tick's report; ok is false before the first.
 func (h *Liveness) Last() (rep TickReport, ok bool) {
 	h.mu.Lock()

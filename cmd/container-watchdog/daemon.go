@@ -83,7 +83,7 @@ func (c *RunCmd) wire(e *env, db *sqlite.DB, ln net.Listener, interval time.Dura
 		f := &watchdog.Follower{
 			Source: e.docker(), Prefix: e.g.Prefix, Evidence: w.Evidence, Trigger: lt.fire,
 			Clock: e.clock, Log: e.log,
-			Backoff: watchdog.Backoff{Initial: time.Second, Max: 30 * time.Second, Reset: 30 * time.Second},
+			Backoff: watchdog.Backoff{Initial: time.Second, Max: 30 * time.Second, Reset: 30 * time.Second, Burst: 1},
 		}
 		d.tasks = append(d.tasks, readyTask(f.Run))
 	}
