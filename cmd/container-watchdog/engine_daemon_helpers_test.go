@@ -5,9 +5,9 @@ package main
 // /healthz and the SSE stream, checked against the contract as it goes.
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -235,32 +235,19 @@ func (d *engDaemon) subscribeSince(tb testing.TB, id int64) *engSSE {
 	go func() {
 		defer close(finished)
 		defer resp.Body.Close()
-		sc := bufio.NewScanner(resp.Body)
-		sc.Buffer(make([]byte, 64*1024), 4*1024*1024)
-		var id, typ, data string
-		for sc.Scan() {
-			line := sc.Text()
-			switch {
-			case line == "":
-				if data != "" {
-					c.add(id, typ, data)
-				}
-				id, typ, data = "", "", ""
-			case strings.HasPrefix(line, ":"), strings.HasPrefix(line, "retry:"):
-			case strings.HasPrefix(line, "id:"):
-				id = strings.TrimSpace(strings.TrimPrefix(line, "id:"))
-			case strings.HasPrefix(line, "event:"):
-				typ = strings.TrimSpace(strings.TrimPrefix(line, "event:"))
-			case strings.HasPrefix(line, "data:"):
-				data += strings.TrimPrefix(strings.TrimPrefix(line, "data:"), " ")
-			default:
-				c.mu.Lock()
-				c.bad = append(c.bad, fmt.Sprintf("unexpected line %q", line))
-				c.mu.Unlock()
+		err := readSSE(resp.Body, func(f sseFrame) error {
+			if f.data != "" {
+				c.add(f.id, f.event, f.data)
 			}
+			return nil
+		})
+		if errors.Is(err, errUnknownField) {
+			c.mu.Lock()
+			c.bad = append(c.bad, err.Error())
+			c.mu.Unlock()
 		}
 		c.mu.Lock()
-		c.err = sc.Err()
+		c.err = err
 		if c.err == nil {
 			c.err = io.EOF
 		}

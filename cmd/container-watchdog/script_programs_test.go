@@ -391,7 +391,10 @@ func sseclientMain(args []string) int {
 	return progFail("sseclient", "%v", err)
 }
 
-var errDone = errors.New("done")
+var (
+	errDone         = errors.New("done")
+	errUnknownField = errors.New("unknown field")
+)
 
 type sseFrame struct {
 	id, event, data, retry string
@@ -444,7 +447,7 @@ func readSSE(r io.Reader, fn func(sseFrame) error) error {
 		case "retry":
 			f.retry = value
 		default:
-			return fmt.Errorf("unknown field %q in line %q", field, line)
+			return fmt.Errorf("%w %q in line %q", errUnknownField, field, line)
 		}
 	}
 }
