@@ -14,7 +14,6 @@ import (
 	mrand "math/rand/v2"
 	"net/http"
 	"os"
-	"path/filepath"
 	"regexp"
 	"runtime"
 	"slices"
@@ -143,13 +142,13 @@ type engInProcess struct {
 	w  *watchdog.Watcher
 }
 
-func (e *engine) inProcess(tb testing.TB, dbPath, prefix string, parallel int) *engInProcess {
-	db, err := sqlite.Open(context.Background(), dbPath)
+func (s *engScenario) inProcess(tb testing.TB, parallel int) *engInProcess {
+	db, err := sqlite.Open(context.Background(), s.db)
 	engMust(tb, err)
-	dc := &docker.Client{Runner: exec.New(60 * time.Second), Program: e.docker}
+	dc := &docker.Client{Runner: exec.New(60 * time.Second), Program: s.docker}
 	w := &watchdog.Watcher{
-		Docker: dc, Registry: db, Reconciler: &watchdog.Reconciler{Docker: dc, Prefix: prefix},
-		Publisher: watchdog.PublisherFunc(func(watchdog.Event) {}), Prefix: prefix,
+		Docker: dc, Registry: db, Reconciler: &watchdog.Reconciler{Docker: dc, Prefix: s.prefix},
+		Publisher: watchdog.PublisherFunc(func(watchdog.Event) {}), Prefix: s.prefix,
 		Log: engDiscardLogger(), Parallelism: parallel,
 		Backoff: watchdog.Backoff{Initial: time.Millisecond, Max: time.Millisecond, Reset: time.Hour},
 	}
@@ -185,12 +184,9 @@ func (p *engInProcess) ensure(tb testing.TB, agent, image string, instances []st
 // polling alone (--no-events) and with docker's event stream.
 func (e *engine) benchLatency(b *testing.B, samples int) []engRow {
 	const interval = 5 * time.Second
-	prefix := e.root + "lat-"
-	b.Cleanup(func() { e.removeAll(b, prefix) })
-	dir := b.TempDir()
-	s := &engScenario{engine: e, prefix: prefix, dir: dir, db: filepath.Join(dir, "registry.db")}
+	s := e.scenario(b, "lat")
 	names := engInstanceNames("l", samples)
-	p := e.inProcess(b, s.db, prefix, 8)
+	p := s.inProcess(b, 8)
 	took := p.ensure(b, "lat", e.image, names)
 	engMust(b, p.db.Close())
 	fmt.Printf("latency: created %d containers in %s\n", samples, took.Round(time.Millisecond))
@@ -208,7 +204,7 @@ func (e *engine) benchLatency(b *testing.B, samples int) []engRow {
 		d.ticksAfter(b, time.Time{}, 1)
 		var detect, repair []time.Duration
 		for _, in := range names {
-			name := watchdog.ContainerName(prefix, "lat", in)
+			name := watchdog.ContainerName(s.prefix, "lat", in)
 			// Removals fall at random points of the tick cycle.
 			time.Sleep(time.Duration(mrand.Int64N(int64(mode.jitter))))
 			mark := len(sse.all())
@@ -253,18 +249,15 @@ func engGoalFor(args []string, interval time.Duration) string {
 // container_missing to its last container_recreated (event times).
 func (e *engine) benchRepair(b *testing.B, rounds int) []engRow {
 	n := engEnvInt("CW_BENCH_REPAIR_N", 100)
-	prefix := e.root + "rep-"
-	b.Cleanup(func() { e.removeAll(b, prefix) })
-	dir := b.TempDir()
-	s := &engScenario{engine: e, prefix: prefix, dir: dir, db: filepath.Join(dir, "registry.db")}
+	s := e.scenario(b, "rep")
 	names := engInstanceNames("r", n)
-	p := e.inProcess(b, s.db, prefix, 8)
+	p := s.inProcess(b, 8)
 	took := p.ensure(b, "rep", e.image, names)
 	engMust(b, p.db.Close())
 	fmt.Printf("repair: created %d containers in %s\n", n, took.Round(time.Millisecond))
 	var containers []string
 	for _, in := range names {
-		containers = append(containers, watchdog.ContainerName(prefix, "rep", in))
+		containers = append(containers, watchdog.ContainerName(s.prefix, "rep", in))
 	}
 
 	times := map[string][]time.Duration{}
@@ -337,13 +330,10 @@ func engMaxTime(a, b time.Time) time.Time {
 // registry) against the bare `docker ps` it makes, interleaved, at each
 // size; then the daemon's memory and CPU at rest with the largest set.
 func (e *engine) benchTickAndIdle(b *testing.B, sizes []int, reps int, idle time.Duration) []engRow {
-	prefix := e.root + "tick-"
-	b.Cleanup(func() { e.removeAll(b, prefix) })
-	dir := b.TempDir()
-	s := &engScenario{engine: e, prefix: prefix, dir: dir, db: filepath.Join(dir, "registry.db")}
-	p := e.inProcess(b, s.db, prefix, 12)
+	s := e.scenario(b, "tick")
+	p := s.inProcess(b, 12)
 	ctx := context.Background()
-	psArgs := docker.PSArgs("^" + regexp.QuoteMeta(prefix))
+	psArgs := docker.PSArgs("^" + regexp.QuoteMeta(s.prefix))
 	var rows []engRow
 	for _, size := range sizes {
 		took := p.ensure(b, "tick", e.image, engInstanceNames("t", size))

@@ -276,16 +276,16 @@ func (e *engine) removeAll(tb testing.TB, prefix string) {
 // engScenario is one subtest's world: its own prefix, registry and daemon.
 type engScenario struct {
 	*engine
-	t      *testing.T
+	tb     testing.TB
 	prefix string
 	db     string
 	dir    string
 }
 
-func (e *engine) scenario(t *testing.T, tag string) *engScenario {
-	s := &engScenario{engine: e, t: t, prefix: e.root + tag + "-", dir: t.TempDir()}
+func (e *engine) scenario(tb testing.TB, tag string) *engScenario {
+	s := &engScenario{engine: e, tb: tb, prefix: e.root + tag + "-", dir: tb.TempDir()}
 	s.db = filepath.Join(s.dir, "registry.db")
-	t.Cleanup(func() { e.removeAll(t, s.prefix) })
+	tb.Cleanup(func() { e.removeAll(tb, s.prefix) })
 	return s
 }
 
@@ -300,7 +300,7 @@ func (s *engScenario) globals() []string {
 // cli runs one container-watchdog command to completion and fails the test
 // unless it exits 0.
 func (s *engScenario) cli(args ...string) string {
-	s.t.Helper()
+	s.tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := osexec.CommandContext(ctx, s.bin, append(s.globals(), args...)...)
@@ -308,7 +308,7 @@ func (s *engScenario) cli(args ...string) string {
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		s.t.Fatalf("container-watchdog %s: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), err, stdout.String(), stderr.String())
+		s.tb.Fatalf("container-watchdog %s: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), err, stdout.String(), stderr.String())
 	}
 	return stdout.String()
 }
