@@ -292,7 +292,7 @@ func (pipeAddr) String() string  { return "pipe" }
 func TestSlowClientDropped(t *testing.T) {
 	const buffer, total = 64, 10000
 	broker := runBroker(t, buffer)
-	api := &httpapi.Server{Broker: broker, Events: &fakeLog{}, Health: &watchdog.Health{Interval: time.Second},
+	api := &httpapi.Server{Broker: broker, Events: &fakeLog{}, Liveness: &watchdog.Liveness{Interval: time.Second},
 		WriteTimeout: time.Minute} // the drop, not a write timeout, must free the tick
 	ln := newPipeListener()
 	srv := &http.Server{Handler: api.Handler()}

@@ -276,7 +276,7 @@ func waitSubscribers(t *testing.T, b *httpapi.Broker, n int) {
 type env struct {
 	broker *httpapi.Broker
 	log    *fakeLog
-	health *watchdog.Health
+	health *watchdog.Liveness
 	clock  *fakeclock.Clock
 	api    *httpapi.Server
 	srv    *httptest.Server
@@ -284,8 +284,8 @@ type env struct {
 
 func newEnv(t *testing.T, buffer int, tweak func(*httpapi.Server)) *env {
 	t.Helper()
-	e := &env{broker: runBroker(t, buffer), log: &fakeLog{}, health: &watchdog.Health{Interval: 10 * time.Second}, clock: fakeclock.At(t0)}
-	e.api = &httpapi.Server{Broker: e.broker, Events: e.log, Health: e.health, Clock: e.clock}
+	e := &env{broker: runBroker(t, buffer), log: &fakeLog{}, health: &watchdog.Liveness{Interval: 10 * time.Second}, clock: fakeclock.At(t0)}
+	e.api = &httpapi.Server{Broker: e.broker, Events: e.log, Liveness: e.health, Clock: e.clock}
 	if tweak != nil {
 		tweak(e.api)
 	}
