@@ -41,6 +41,15 @@ func (c *RunCmd) Run(ctx context.Context, e *env) error {
 	if c.Settle < 0 || c.RepairParallelism < 0 {
 		return fmt.Errorf("%w: --settle %s and --repair-parallelism %d must not be negative", watchdog.ErrInvalid, c.Settle, c.RepairParallelism)
 	}
+	path, err := e.g.dbPath()
+	if err != nil {
+		return err
+	}
+	lock, err := lockRegistry(path)
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
 	db, err := e.openRegistry(ctx)
 	if err != nil {
 		return err
