@@ -372,8 +372,20 @@ func (f *fakeDocker) setHook(h func(args []string)) {
 	f.hook = h
 }
 
-// calls returns the recorded calls starting with words, e.g. calls("run").
-func (f *fakeDocker) calls(words ...string) []string { return f.runner.CallsWith(words...) }
+// calls returns the recorded calls starting with words, e.g. calls("run"),
+// each joined by spaces.
+func (f *fakeDocker) calls(words ...string) []string { return joinCalls(f.runner.CallsWith(words...)) }
+
+// callLines returns every recorded call joined by spaces.
+func (f *fakeDocker) callLines() []string { return joinCalls(f.runner.Calls()) }
+
+func joinCalls(calls [][]string) []string {
+	out := make([]string, len(calls))
+	for i, c := range calls {
+		out[i] = strings.Join(c, " ")
+	}
+	return out
+}
 
 // isGet says whether a ps call is docker.Client.Get's exact-name lookup.
 func isGet(args []string) bool {

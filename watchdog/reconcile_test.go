@@ -59,7 +59,7 @@ func TestConvergeCreatesThenIsIdempotent(t *testing.T) {
 		cname("dev", "default"): watchdog.OutcomeCreated, cname("ops", "a"): watchdog.OutcomeCreated, cname("ops", "b"): watchdog.OutcomeCreated,
 	})
 	if len(f.calls("ps")) != 1 || len(f.calls("run")) != 3 {
-		t.Errorf("calls %q, want one listing and three runs", f.runner.Calls())
+		t.Errorf("calls %q, want one listing and three runs", f.callLines())
 	}
 	wantNoCalls(t, f, "rm", "volume")
 
@@ -82,7 +82,7 @@ func TestConvergeCreatesThenIsIdempotent(t *testing.T) {
 	wantOutcomes(t, rs, map[string]watchdog.Outcome{
 		cname("dev", "default"): watchdog.OutcomeUnchanged, cname("ops", "a"): watchdog.OutcomeUnchanged, cname("ops", "b"): watchdog.OutcomeUnchanged,
 	})
-	if calls := f.runner.Calls(); len(calls) != 1 {
+	if calls := f.callLines(); len(calls) != 1 {
 		t.Errorf("second converge made calls %q, want only the listing", calls)
 	}
 }
@@ -99,7 +99,7 @@ func TestConvergeRecreatesOnConfigChangeKeepingVolume(t *testing.T) {
 	rs := converge(t, r, f, agents, nil, watchdog.ConvergeOptions{All: true})
 	wantOutcomes(t, rs, map[string]watchdog.Outcome{name: watchdog.OutcomeRecreated, cname("ops", "default"): watchdog.OutcomeUnchanged})
 
-	calls := f.runner.Calls()
+	calls := f.callLines()
 	if len(calls) != 3 || !strings.HasPrefix(calls[1], "docker rm -f "+name) || !strings.HasPrefix(calls[2], "docker run ") {
 		t.Fatalf("calls %q, want ps, rm, run", calls)
 	}
@@ -137,7 +137,7 @@ func TestConvergeRemovesHostModeAndUnlisted(t *testing.T) {
 	rs = converge(t, r, f, listed, []string{cname("ops", "a"), cname("ops", "b")}, watchdog.ConvergeOptions{RemoveUnlisted: true})
 	wantOutcomes(t, rs, map[string]watchdog.Outcome{cname("ops", "a"): watchdog.OutcomeRemoved, cname("ops", "b"): watchdog.OutcomeRemoved})
 	if len(f.calls("rm")) != 2 || f.get(cname("ops", "a")) != nil || f.get(cname("ops", "b")) != nil {
-		t.Errorf("calls %q", f.runner.Calls())
+		t.Errorf("calls %q", f.callLines())
 	}
 	if !f.hasVolume(cname("ops", "a")+"-state") || !f.hasVolume(cname("ops", "b")+"-state") {
 		t.Error("volumes removed without purge")
@@ -151,7 +151,7 @@ func TestConvergePurgeRemovesVolume(t *testing.T) {
 	name := cname("dev", "default")
 	rs := converge(t, r, f, nil, []string{name}, watchdog.ConvergeOptions{RemoveUnlisted: true, Purge: true})
 	wantOutcomes(t, rs, map[string]watchdog.Outcome{name: watchdog.OutcomeRemoved})
-	calls := f.runner.Calls()
+	calls := f.callLines()
 	if len(calls) != 3 || calls[1] != "docker rm -f "+name || calls[2] != "docker volume rm "+name+"-state" {
 		t.Fatalf("calls %q, want ps, rm, volume rm", calls)
 	}

@@ -229,7 +229,7 @@ func TestTickHealthyEmitsNothing(t *testing.T) {
 		}
 		// One listing, exactly the contract's, and nothing else.
 		wantCall := "docker " + strings.Join(docker.PSArgs("^"+regexp.QuoteMeta(prefix)), " ")
-		if c := e.fake.runner.Calls(); len(c) != 1 || c[0] != wantCall {
+		if c := e.fake.callLines(); len(c) != 1 || c[0] != wantCall {
 			t.Errorf("calls %q, want only %q", c, wantCall)
 		}
 	}
@@ -442,7 +442,7 @@ func TestTickSkippedWhenDockerPSFails(t *testing.T) {
 	if rep.Result != "skipped" || rep.Error == "" || len(rep.Events) != 0 {
 		t.Errorf("report %+v", rep)
 	}
-	if c := e.fake.runner.Calls(); len(c) != 1 || len(e.fake.calls("ps")) != 1 {
+	if c := e.fake.callLines(); len(c) != 1 || len(e.fake.calls("ps")) != 1 {
 		t.Errorf("calls %q, want the one failed listing", c)
 	}
 
@@ -481,7 +481,7 @@ func TestTickOnlyTouchesTheMissingInstance(t *testing.T) {
 
 	_, evs := e.tick()
 	wantEvents(t, evs, "container_missing "+missing, "container_recreated "+missing)
-	calls := e.fake.runner.Calls()
+	calls := e.fake.callLines()
 	if len(calls) != 3 {
 		t.Fatalf("calls %q, want list, lookup and run", calls)
 	}
