@@ -12,7 +12,7 @@ import (
 )
 
 func newReconciler(t *testing.T) (*watchdog.Reconciler, *fakeDocker) {
-	f := newFakeDocker(t)
+	f := newFakeDocker(t, newClock())
 	return &watchdog.Reconciler{Docker: f.client, Prefix: prefix}, f
 }
 
@@ -59,22 +59,22 @@ func TestConvergeCreatesThenIsIdempotent(t *testing.T) {
 		cname("dev", "default"): watchdog.OutcomeCreated, cname("ops", "a"): watchdog.OutcomeCreated, cname("ops", "b"): watchdog.OutcomeCreated,
 	})
 	if len(f.calls("ps")) != 1 || len(f.calls("run")) != 3 {
-		t.Errorf("calls %q, want one listing and three runs", f.callLines())
+		t.Errorf("calls %q, want one listing and three runs", f.runner.Calls())
 	}
 	wantNoCalls(t, f, "rm", "volume")
 
 	c := f.get(cname("ops", "b"))
 	a := agents[1]
-	if c == nil || c.image != a.Image || !slices.Equal(c.env, a.Env) || !slices.Equal(c.cmd, a.Command) ||
-		c.volume != cname("ops", "b")+"-state" || c.target != "/state" || c.state != "running" {
-		t.Fatalf("container %+v", c)
+	if c == nil || c.Image != a.Image || !slices.Equal(c.Env, a.Env) || !slices.Equal(c.Cmd, a.Command) ||
+		!slices.Equal(c.Mounts, []string{cname("ops", "b") + "-state:/state"}) || c.State != "running" || c.Restart != "unless-stopped" {
+		t.Fatalf("container %+v, want the agent's, running, its state volume at /state, restarted unless stopped", c)
 	}
 	wantLabels := map[string]string{
 		watchdog.LabelManaged: "true", watchdog.LabelAgent: "ops", watchdog.LabelInstance: "b", watchdog.LabelConfig: a.ConfigHash(),
 	}
 	for k, v := range wantLabels {
-		if c.labels[k] != v {
-			t.Errorf("label %s = %q, want %q", k, c.labels[k], v)
+		if c.Labels[k] != v {
+			t.Errorf("label %s = %q, want %q", k, c.Labels[k], v)
 		}
 	}
 
@@ -82,7 +82,7 @@ func TestConvergeCreatesThenIsIdempotent(t *testing.T) {
 	wantOutcomes(t, rs, map[string]watchdog.Outcome{
 		cname("dev", "default"): watchdog.OutcomeUnchanged, cname("ops", "a"): watchdog.OutcomeUnchanged, cname("ops", "b"): watchdog.OutcomeUnchanged,
 	})
-	if calls := f.callLines(); len(calls) != 1 {
+	if calls := f.runner.Calls(); len(calls) != 1 {
 		t.Errorf("second converge made calls %q, want only the listing", calls)
 	}
 }
@@ -99,13 +99,13 @@ func TestConvergeRecreatesOnConfigChangeKeepingVolume(t *testing.T) {
 	rs := converge(t, r, f, agents, nil, watchdog.ConvergeOptions{All: true})
 	wantOutcomes(t, rs, map[string]watchdog.Outcome{name: watchdog.OutcomeRecreated, cname("ops", "default"): watchdog.OutcomeUnchanged})
 
-	calls := f.callLines()
-	if len(calls) != 3 || !strings.HasPrefix(calls[1], "docker rm -f "+name) || !strings.HasPrefix(calls[2], "docker run ") {
+	calls := f.runner.Calls()
+	if len(calls) != 3 || !slices.Equal(calls[1], []string{"docker", "rm", "-f", name}) || calls[2][1] != "run" {
 		t.Fatalf("calls %q, want ps, rm, run", calls)
 	}
 	now := f.get(name)
-	if now.id == old.id || now.image != "example.com/agents/dev:2" || now.volume != old.volume ||
-		now.labels[watchdog.LabelConfig] != agents[0].ConfigHash() || !f.hasVolume(old.volume) {
+	if now.ID == old.ID || now.Image != "example.com/agents/dev:2" || !slices.Equal(now.Mounts, old.Mounts) ||
+		now.Labels[watchdog.LabelConfig] != agents[0].ConfigHash() || !f.hasVolume(watchdog.VolumeName(name)) {
 		t.Errorf("recreated %+v, was %+v", now, old)
 	}
 }
@@ -137,7 +137,7 @@ func TestConvergeRemovesHostModeAndUnlisted(t *testing.T) {
 	rs = converge(t, r, f, listed, []string{cname("ops", "a"), cname("ops", "b")}, watchdog.ConvergeOptions{RemoveUnlisted: true})
 	wantOutcomes(t, rs, map[string]watchdog.Outcome{cname("ops", "a"): watchdog.OutcomeRemoved, cname("ops", "b"): watchdog.OutcomeRemoved})
 	if len(f.calls("rm")) != 2 || f.get(cname("ops", "a")) != nil || f.get(cname("ops", "b")) != nil {
-		t.Errorf("calls %q", f.callLines())
+		t.Errorf("calls %q", f.runner.Calls())
 	}
 	if !f.hasVolume(cname("ops", "a")+"-state") || !f.hasVolume(cname("ops", "b")+"-state") {
 		t.Error("volumes removed without purge")
@@ -151,8 +151,9 @@ func TestConvergePurgeRemovesVolume(t *testing.T) {
 	name := cname("dev", "default")
 	rs := converge(t, r, f, nil, []string{name}, watchdog.ConvergeOptions{RemoveUnlisted: true, Purge: true})
 	wantOutcomes(t, rs, map[string]watchdog.Outcome{name: watchdog.OutcomeRemoved})
-	calls := f.callLines()
-	if len(calls) != 3 || calls[1] != "docker rm -f "+name || calls[2] != "docker volume rm "+name+"-state" {
+	calls := f.runner.Calls()
+	if len(calls) != 3 || !slices.Equal(calls[1], []string{"docker", "rm", "-f", name}) ||
+		!slices.Equal(calls[2], []string{"docker", "volume", "rm", name + "-state"}) {
 		t.Fatalf("calls %q, want ps, rm, volume rm", calls)
 	}
 	if f.hasVolume(name+"-state") || f.get(name) != nil {

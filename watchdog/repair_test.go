@@ -380,7 +380,7 @@ func TestTickLeavesAnInstanceUnderRepairAlone(t *testing.T) {
 	if rep.Repairs != 0 || stateOf(t, rep, name) != watchdog.StateMissing {
 		t.Errorf("repairs %d, state %q: want no second repair, the last state seen", rep.Repairs, stateOf(t, rep, name))
 	}
-	if c := e.fake.callLines(); len(c) != 1 || len(e.fake.calls("ps")) != 1 {
+	if c := e.fake.runner.Calls(); len(c) != 1 || len(e.fake.calls("ps")) != 1 {
 		t.Errorf("calls %q, want the listing only", c)
 	}
 	if _, _, total := g.counts(); total != 1 {
@@ -439,7 +439,7 @@ func TestTickSkipsAnInstanceRepairedAfterTheListing(t *testing.T) {
 			rep.Repairs, summary(rep.Events), stateOf(t, rep, name))
 	}
 	wantEvents(t, e.published(rep), "container_recreated "+name)
-	if c := e.fake.callLines(); len(c) != 1 {
+	if c := e.fake.runner.Calls(); len(c) != 1 {
 		t.Errorf("calls %q, want the listing only", c)
 	}
 

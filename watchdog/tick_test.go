@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/container-watchdog/container-watchdog/exec"
 	"github.com/container-watchdog/container-watchdog/watchdog"
 	"github.com/container-watchdog/container-watchdog/watchdog/docker"
 	"github.com/container-watchdog/container-watchdog/watchdog/sqlite"
@@ -35,8 +36,9 @@ type tickEnv struct {
 // reconciler, as `agent add` would, then forgets those calls.
 func newTickEnv(t *testing.T, agents ...watchdog.Agent) *tickEnv {
 	t.Helper()
-	e := &tickEnv{t: t, ctx: context.Background(), fake: newFakeDocker(t),
-		path: filepath.Join(t.TempDir(), "registry.db"), clock: newClock(), pub: &recorder{}}
+	clk := newClock()
+	e := &tickEnv{t: t, ctx: context.Background(), fake: newFakeDocker(t, clk),
+		path: filepath.Join(t.TempDir(), "registry.db"), clock: clk, pub: &recorder{}}
 	e.open()
 	t.Cleanup(func() { e.db.Close() })
 	for _, a := range agents {
@@ -228,8 +230,8 @@ func TestTickHealthyEmitsNothing(t *testing.T) {
 			t.Errorf("instances %q, want %q", got, want)
 		}
 		// One listing, exactly the contract's, and nothing else.
-		wantCall := "docker " + strings.Join(docker.PSArgs("^"+regexp.QuoteMeta(prefix)), " ")
-		if c := e.fake.callLines(); len(c) != 1 || c[0] != wantCall {
+		wantCall := append([]string{"docker"}, docker.PSArgs("^"+regexp.QuoteMeta(prefix))...)
+		if c := e.fake.runner.Calls(); len(c) != 1 || !slices.Equal(c[0], wantCall) {
 			t.Errorf("calls %q, want only %q", c, wantCall)
 		}
 	}
@@ -287,14 +289,14 @@ func TestTickMissingIsRecreatedWithItsVolume(t *testing.T) {
 		t.Errorf("state after recreation %q, want running", s)
 	}
 	runs := e.fake.calls("run")
-	if len(runs) != 1 || !strings.Contains(runs[0], " --name "+name+" ") ||
-		!strings.Contains(runs[0], " --mount type=volume,source="+watchdog.VolumeName(name)+",target=/state ") {
+	if len(runs) != 1 || !hasSeq(runs[0], "--name", name) ||
+		!hasSeq(runs[0], "--mount", "type=volume,source="+watchdog.VolumeName(name)+",target=/state") {
 		t.Fatalf("run calls %q", runs)
 	}
 	wantNoCalls(t, e.fake, "rm", "volume")
 	now := e.fake.get(name)
-	if now == nil || now.id == old.id || now.volume != old.volume || now.state != "running" ||
-		now.labels[watchdog.LabelConfig] != old.labels[watchdog.LabelConfig] || now.image != old.image {
+	if now == nil || now.ID == old.ID || !slices.Equal(now.Mounts, old.Mounts) || now.State != "running" ||
+		now.Labels[watchdog.LabelConfig] != old.Labels[watchdog.LabelConfig] || now.Image != old.Image {
 		t.Fatalf("recreated %+v, was %+v", now, old)
 	}
 
@@ -442,18 +444,26 @@ func TestTickSkippedWhenDockerPSFails(t *testing.T) {
 	if rep.Result != "skipped" || rep.Error == "" || len(rep.Events) != 0 {
 		t.Errorf("report %+v", rep)
 	}
-	if c := e.fake.callLines(); len(c) != 1 || len(e.fake.calls("ps")) != 1 {
+	if c := e.fake.runner.Calls(); len(c) != 1 || len(e.fake.calls("ps")) != 1 {
 		t.Errorf("calls %q, want the one failed listing", c)
 	}
 
-	// A listing that hangs is cut off by ctx and also skips the tick.
+	// A listing that hangs is cut off by ctx (here ended once the listing
+	// has begun) and also skips the tick.
 	e.fake.setFail("ps", "")
-	e.fake.setBlock("ps", 0)
-	ctx, cancel := context.WithTimeout(e.ctx, 50*time.Millisecond)
-	defer cancel()
+	e.fake.hang("ps")
+	gaveUp := errors.New("the caller gave up")
+	ctx, cancel := context.WithCancelCause(e.ctx)
+	defer cancel(nil)
+	e.fake.setHook(func(args []string) {
+		if args[0] == "ps" {
+			cancel(gaveUp)
+		}
+	})
 	_, err = e.w.Tick(ctx)
-	if !errors.Is(err, watchdog.ErrSkipped) || !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("err = %v, want ErrSkipped wrapping the deadline", err)
+	e.fake.setHook(nil)
+	if !errors.Is(err, watchdog.ErrSkipped) || !errors.Is(err, gaveUp) {
+		t.Fatalf("err = %v, want ErrSkipped wrapping why ctx ended", err)
 	}
 
 	if evs := e.pub.take(); len(evs) != 0 {
@@ -465,9 +475,7 @@ func TestTickSkippedWhenDockerPSFails(t *testing.T) {
 	wantNoCalls(t, e.fake, "run", "rm")
 
 	// Docker is back: the conditions are reported now.
-	e.fake.mu.Lock()
-	e.fake.block = map[string]bool{}
-	e.fake.mu.Unlock()
+	e.fake.setFail("ps", "")
 	_, evs := e.tick()
 	wantEvents(t, evs, "container_missing "+cname("dev", "default"), "container_recreated "+cname("dev", "default"),
 		"container_stopped "+cname("ops", "default"))
@@ -481,16 +489,16 @@ func TestTickOnlyTouchesTheMissingInstance(t *testing.T) {
 
 	_, evs := e.tick()
 	wantEvents(t, evs, "container_missing "+missing, "container_recreated "+missing)
-	calls := e.fake.callLines()
+	calls := e.fake.runner.Calls()
 	if len(calls) != 3 {
 		t.Fatalf("calls %q, want list, lookup and run", calls)
 	}
 	for _, c := range calls[1:] {
-		if !strings.Contains(c, regexp.QuoteMeta(missing)) && !strings.Contains(c, "--name "+missing+" ") {
+		if !mentions(c, regexp.QuoteMeta(missing)) && !hasSeq(c, "--name", missing) {
 			t.Errorf("call %q touches something other than %s", c, missing)
 		}
 		for _, other := range []string{cname("dev", "default"), cname("ops", "a")} {
-			if strings.Contains(c, other) || strings.Contains(c, regexp.QuoteMeta(other)) {
+			if mentions(c, other) || mentions(c, regexp.QuoteMeta(other)) {
 				t.Errorf("call %q touches %s", c, other)
 			}
 		}
@@ -639,13 +647,19 @@ func TestTickHungDockerRunTimesOutPerInstance(t *testing.T) {
 	e.tick()
 	e.fake.remove(cname("aa", "default"))
 	e.fake.remove(cname("bb", "default"))
-	e.fake.setBlock("run", 20*time.Millisecond)
+	e.fake.hang("run")
+	// The runner's timeout (exec.Runner's, here 20ms of real time) cuts
+	// each hung call off.
+	e.fake.intercept(func(ctx context.Context, args []string, emit func(string), next nextCall) (exec.Result, error) {
+		if args[0] == "run" {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeoutCause(ctx, 20*time.Millisecond, exec.ErrTimeout)
+			defer cancel()
+		}
+		return next(ctx, emit)
+	})
 
-	start := time.Now()
 	_, evs := e.tick()
-	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("tick took %v with a hung docker run", d)
-	}
 	wantEvents(t, evs,
 		"container_missing "+cname("aa", "default"), "container_recreate_failed "+cname("aa", "default"),
 		"container_missing "+cname("bb", "default"), "container_recreate_failed "+cname("bb", "default"))
@@ -672,7 +686,7 @@ func TestTickLeavesALeasedContainerAlone(t *testing.T) {
 	_, evs := e.tickAfter(time.Second)
 	wantEvents(t, evs, "container_missing "+other, "container_recreated "+other)
 	for _, c := range e.fake.calls("run") {
-		if strings.Contains(c, leased) {
+		if mentions(c, leased) {
 			t.Errorf("recreated the leased container: %s", c)
 		}
 	}
