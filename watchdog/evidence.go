@@ -14,9 +14,10 @@ type Lifecycle struct {
 	Container string
 	Agent     string
 	Instance  string
-	Action    string // kill, die, oom, stop, destroy, start, ...
+	Action    string // kill, die, oom, stop, destroy, start, health_status, ...
 	ExitCode  string // on die
 	Signal    string // on kill
+	Health    Health // on health_status
 }
 
 func (l Lifecycle) String() string {
@@ -103,8 +104,8 @@ func Explain(ls []Lifecycle) (string, map[string]string) {
 	parts := make([]string, 0, len(ls))
 	var actions []string
 	for _, l := range ls {
-		if l.Action == "create" || l.Action == "start" {
-			continue // our own recreation, or docker's restart: not a cause
+		if l.Action == "create" || l.Action == "start" || l.Action == "health_status" {
+			continue // our own recreation, docker's restart, a probe: not a cause
 		}
 		parts = append(parts, l.String())
 		actions = append(actions, l.Action)

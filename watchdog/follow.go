@@ -48,7 +48,7 @@ func (f *Follower) Run(ctx context.Context) error {
 			}
 			f.Evidence.Record(l)
 			switch l.Action {
-			case "die", "destroy", "oom", "start":
+			case "die", "destroy", "oom", "start", "health_status":
 				f.Trigger()
 			}
 		})

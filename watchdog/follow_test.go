@@ -45,7 +45,7 @@ func newFollowEnv(t *testing.T) *followEnv {
 	})
 	e.f = &watchdog.Follower{
 		Source: e.fake.client, Prefix: prefix, Evidence: e.ev, Log: discardLog(), Clock: clk,
-		Backoff: watchdog.Backoff{Initial: time.Second, Max: 8 * time.Second, Reset: 8 * time.Second},
+		Backoff: watchdog.Backoff{Initial: time.Second, Max: 8 * time.Second, Reset: 8 * time.Second, Burst: 1},
 		Trigger: func() { e.note("TRIGGER") },
 	}
 	return e

@@ -21,6 +21,8 @@ const (
 	OutcomeOrphaned  Outcome = "orphaned"
 	// OutcomeAbsent: neither expected nor present, so there was nothing to do.
 	OutcomeAbsent Outcome = "absent"
+	// OutcomeHeld: an operator holds it, so it was left alone.
+	OutcomeHeld   Outcome = "held"
 	OutcomeFailed Outcome = "failed"
 )
 
@@ -40,6 +42,8 @@ type ConvergeOptions struct {
 	RemoveUnlisted bool
 	// Purge also removes the state volume of every container removed.
 	Purge bool
+	// Held names containers an operator holds: they are left alone.
+	Held map[string]bool
 }
 
 // Reconciler is the only code that runs `docker run` and `docker rm`. It
@@ -82,6 +86,10 @@ func (r *Reconciler) Converge(ctx context.Context, agents []Agent, names []strin
 	names = dedupe(names)
 	out := make([]Result, 0, len(names))
 	for _, n := range names {
+		if opt.Held[n] {
+			out = append(out, Result{Container: n, Outcome: OutcomeHeld})
+			continue
+		}
 		o, err := r.one(ctx, agents, n, observed[n], opt)
 		out = append(out, Result{Container: n, Outcome: o, Err: err})
 	}
@@ -96,6 +104,11 @@ func (r *Reconciler) Repair(ctx context.Context, agents []Agent, name string) (O
 		return OutcomeFailed, fmt.Errorf("look up %s: %w", name, err)
 	}
 	return r.one(ctx, agents, name, c, ConvergeOptions{})
+}
+
+// Restart restarts a container the tick found unhealthy.
+func (r *Reconciler) Restart(ctx context.Context, name string) error {
+	return r.Docker.Restart(ctx, name)
 }
 
 // one converges a single container. observed is nil when docker has none.
@@ -200,6 +213,7 @@ func (r *Reconciler) spec(a Agent, name string) RunSpec {
 		Volume:    VolumeName(name),
 		StatePath: a.StatePath,
 		Command:   a.Command,
+		Health:    a.Health,
 		Labels: map[string]string{
 			LabelManaged:  "true",
 			LabelAgent:    in.Agent,

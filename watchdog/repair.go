@@ -8,24 +8,27 @@ import (
 	"time"
 )
 
-// Backoff paces recreation of one instance, as kubelet paces restarts:
-// the first recreation is at once; each further one in a streak waits
-// Initial, doubling up to Max, after the previous attempt; a streak ends
-// once the container has run for Reset since the last attempt.
+// Backoff paces recreation of one instance, as kubelet paces restarts: the
+// first Burst recreations of a streak start at once (an operator repeating
+// `docker rm -f` gets each container back at once); from the next one on,
+// each waits Initial, doubling up to Max, after the previous attempt. A
+// streak ends once the container has run for Reset since the last attempt.
 type Backoff struct {
 	Initial, Max, Reset time.Duration
+	Burst               int
 }
 
-// DefaultBackoff is 10 s doubling to 5 min, reset after 10 min running.
-var DefaultBackoff = Backoff{Initial: 10 * time.Second, Max: 5 * time.Minute, Reset: 10 * time.Minute}
+// DefaultBackoff: the first at once, then 10 s doubling to 5 min, within
+// 10 min.
+var DefaultBackoff = Backoff{Initial: 10 * time.Second, Max: 5 * time.Minute, Reset: 10 * time.Minute, Burst: 1}
 
-// delay is the wait before attempt number n+1 of a streak of n.
+// delay is the wait before the next attempt after n recent ones.
 func (b Backoff) delay(n int) time.Duration {
-	if n == 0 {
+	if n < b.Burst {
 		return 0
 	}
 	d := b.Initial
-	for i := 1; i < n && d < b.Max; i++ {
+	for i := b.Burst; i < n && d < b.Max; i++ {
 		d *= 2
 	}
 	return min(d, b.Max)
@@ -38,17 +41,22 @@ func DefaultParallelism() int { return max(4, 2*runtime.NumCPU()) }
 // record is one instance's repair bookkeeping, as PLEG keeps one record
 // per pod. The zero record is an instance never repaired.
 type record struct {
-	inFlight bool      // a repair is under way
-	doneAt   time.Time // when the last repair ended
+	inFlight bool      // a recreation or restart is under way
+	doneAt   time.Time // when the last one ended
 	attempts int       // recreations in the current streak
 	last     time.Time // when the streak's last attempt began
 	// deferredUntil is set while the instance is missing and pacing holds
 	// its next attempt back.
 	deferredUntil time.Time
+	// restarts are the recent unhealthy restarts' times; gaveUp stops them
+	// until the container has been healthy.
+	restarts []time.Time
+	gaveUp   bool
+	// recheckAt asks for a look then (an unhealthy grace ends).
+	recheckAt time.Time
 }
 
-// repairs is the bounded repair pool and every instance's record, behind
-// one lock.
+// repairs is the bounded pool and every instance's record, behind one lock.
 type repairs struct {
 	backoff Backoff
 	sem     chan struct{}
@@ -74,6 +82,15 @@ func (rs *repairs) with(name string, f func(r *record)) {
 	f(r)
 }
 
+// recent drops the times older than window at now and returns the rest.
+func recent(ts []time.Time, now time.Time, window time.Duration) []time.Time {
+	i := 0
+	for i < len(ts) && now.Sub(ts[i]) >= window {
+		i++
+	}
+	return ts[i:]
+}
+
 // busy says a tick must not judge name: a repair is under way, or ended
 // after the listing began, so the listing is stale for it.
 func (rs *repairs) busy(name string, listed time.Time) (busy bool) {
@@ -81,18 +98,34 @@ func (rs *repairs) busy(name string, listed time.Time) (busy bool) {
 	return busy
 }
 
-// observed updates pacing for an instance seen running or stopped: a
-// deferral is moot (no tick could act on it, and the loop would spin on
-// its due time), and running long enough ends the streak.
-func (rs *repairs) observed(name string, s State, now time.Time) {
-	if s != StateRunning && s != StateStopped {
-		return
-	}
+// look fills what the record knows into a Look at l.Now.
+func (rs *repairs) look(l *Look) {
+	rs.with(l.Container, func(r *record) {
+		l.NextRepair = r.nextTry(rs.backoff)
+		r.restarts = recent(r.restarts, l.Now, RestartWindow)
+		l.Restarts, l.GaveUp = len(r.restarts), r.gaveUp
+	})
+}
+
+// apply keeps what a verdict at now says about pacing: a deferral is moot
+// once the instance is no longer missing (the loop would spin on its due
+// time), running long enough ends a streak, a give-up lasts until the
+// container is not unhealthy, and a recheck is due when the verdict asks.
+func (rs *repairs) apply(name string, v Verdict, now time.Time) {
 	rs.with(name, func(r *record) {
-		r.deferredUntil = time.Time{}
-		if s == StateRunning && r.attempts > 0 && now.Sub(r.last) >= rs.backoff.Reset {
+		if v.Obs.State != StateMissing {
+			r.deferredUntil = time.Time{}
+		}
+		if v.Obs.State == StateRunning && r.attempts > 0 && now.Sub(r.last) >= rs.backoff.Reset {
 			r.attempts = 0
 		}
+		if v.GiveUp {
+			r.gaveUp = true
+		}
+		if v.Obs.Health != HealthUnhealthy {
+			r.gaveUp = false
+		}
+		r.recheckAt = v.RecheckAt
 	})
 }
 
@@ -110,13 +143,13 @@ func (rs *repairs) nextTry(name string) (t time.Time) {
 }
 
 func (r *record) nextTry(b Backoff) time.Time {
-	if r.attempts == 0 {
-		return time.Time{}
+	if d := b.delay(r.attempts); d > 0 {
+		return r.last.Add(d)
 	}
-	return r.last.Add(b.delay(r.attempts))
+	return time.Time{}
 }
 
-// begin claims a repair of name at now: false when one is under way or
+// begin claims a recreation of name at now: false when one is under way or
 // pacing holds it back (then it is deferred until its due time).
 func (rs *repairs) begin(name string, now time.Time) (ok bool) {
 	rs.with(name, func(r *record) {
@@ -136,19 +169,36 @@ func (rs *repairs) begin(name string, now time.Time) (ok bool) {
 	return ok
 }
 
-// end releases the claim begin took.
+// beginRestart claims an unhealthy restart of name at now: false when
+// something is under way. The restart counts towards the limit whether or
+// not it works.
+func (rs *repairs) beginRestart(name string, now time.Time) (ok bool) {
+	rs.with(name, func(r *record) {
+		if r.inFlight {
+			return
+		}
+		r.restarts = append(r.restarts, now)
+		r.inFlight = true
+		ok = true
+	})
+	return ok
+}
+
+// end releases the claim begin or beginRestart took.
 func (rs *repairs) end(name string, now time.Time) {
 	rs.with(name, func(r *record) { r.inFlight, r.doneAt = false, now })
 }
 
-// nextWake is the earliest deferred attempt, or zero.
+// nextWake is the earliest deferred attempt or recheck, or zero.
 func (rs *repairs) nextWake() time.Time {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	var t time.Time
 	for _, r := range rs.by {
-		if at := r.deferredUntil; !at.IsZero() && (t.IsZero() || at.Before(t)) {
-			t = at
+		for _, at := range []time.Time{r.deferredUntil, r.recheckAt} {
+			if !at.IsZero() && (t.IsZero() || at.Before(t)) {
+				t = at
+			}
 		}
 	}
 	return t
@@ -164,22 +214,39 @@ func (w *Watcher) NextWake() time.Time { w.setup(); return w.repairs.nextWake() 
 // is under way or pacing holds it back; it never waits for the repair. It
 // reports whether a repair started.
 func (w *Watcher) startRepair(ctx context.Context, obs Observation) bool {
-	rs := w.repairs
-	if !rs.begin(obs.Container, w.Clock.Now()) {
+	if !w.repairs.begin(obs.Container, w.Clock.Now()) {
 		return false
 	}
+	w.spawn(ctx, obs.Container, func() bool { return w.repair(ctx, obs) })
+	return true
+}
+
+// startRestart restarts an unhealthy container on the repair pool unless
+// something is under way for it.
+func (w *Watcher) startRestart(ctx context.Context, obs Observation) bool {
+	if !w.repairs.beginRestart(obs.Container, w.Clock.Now()) {
+		return false
+	}
+	w.spawn(ctx, obs.Container, func() bool { return w.restart(ctx, obs) })
+	return true
+}
+
+// spawn runs work for a claimed container on the bounded pool, and ends
+// the claim. When work asks for it, the loop looks again.
+func (w *Watcher) spawn(ctx context.Context, name string, work func() (again bool)) {
+	rs := w.repairs
 	rs.wg.Add(1)
 	go func() {
-		var failed bool
+		var again bool
 		defer rs.wg.Done()
 		defer func() {
 			if v := recover(); v != nil {
-				w.Log.Error("panic while repairing container", "container", obs.Container, "panic", v)
+				w.Log.Error("panic while repairing container", "container", name, "panic", v)
 			}
-			rs.end(obs.Container, w.Clock.Now())
-			// Only now: a tick woken earlier would find the repair still
+			rs.end(name, w.Clock.Now())
+			// Only now: a tick woken earlier would find the work still
 			// under way, skip the instance and never time the next attempt.
-			if failed {
+			if again {
 				w.Wake()
 			}
 		}()
@@ -189,9 +256,41 @@ func (w *Watcher) startRepair(ctx context.Context, obs Observation) bool {
 		case <-ctx.Done():
 			return
 		}
-		failed = w.repair(ctx, obs)
+		again = work()
 	}()
-	return true
+}
+
+// heldNow says an operator held the container after the tick looked: the
+// work must not start (the next tick reports the hold).
+func (w *Watcher) heldNow(ctx context.Context, name string) bool {
+	holds, err := w.Registry.Holds(ctx)
+	if err != nil {
+		w.Log.Warn("read holds before acting", "container", name, "err", err)
+		return false
+	}
+	h, ok := holds[name]
+	return ok && h.Active(w.Clock.Now())
+}
+
+// restart restarts one unhealthy container and reports how it went; it
+// returns true when it failed, so the loop looks again.
+func (w *Watcher) restart(ctx context.Context, obs Observation) (failed bool) {
+	if w.heldNow(ctx, obs.Container) {
+		return false
+	}
+	err := w.Reconciler.Restart(ctx, obs.Container)
+	if ctx.Err() != nil {
+		return false // shutting down
+	}
+	if err != nil {
+		w.record(ctx, nil, obs, w.event(obs, EventUnhealthyRestartFailed, err.Error()))
+		return true
+	}
+	w.Evidence.Consume(obs.Container) // our own kill, die and start explain nothing
+	detail := fmt.Sprintf("unhealthy since %s", stamp(obs.HealthSince))
+	obs.HealthSince = w.Clock.Now() // the grace starts again
+	w.record(ctx, nil, obs, w.event(obs, EventUnhealthyRestarted, detail))
+	return false
 }
 
 // repair recreates one container and reports how it went. A failure
@@ -201,6 +300,9 @@ func (w *Watcher) startRepair(ctx context.Context, obs Observation) bool {
 func (w *Watcher) repair(ctx context.Context, obs Observation) (failed bool) {
 	// Re-read the registry: an agent removed since the tick began must not
 	// get its container back.
+	if w.heldNow(ctx, obs.Container) {
+		return false
+	}
 	out, err := OutcomeFailed, error(nil)
 	if fresh, rerr := w.Registry.Agents(ctx); rerr != nil {
 		err = fmt.Errorf("read registry: %w", rerr)

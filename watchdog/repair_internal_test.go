@@ -20,14 +20,21 @@ func TestBackoffDelay(t *testing.T) {
 			t.Errorf("delay(%d) = %v, want Max %v", n, got, b.Max)
 		}
 	}
+	// A burst: the first three at once, then Initial doubling.
+	burst := Backoff{Initial: 10 * time.Second, Max: 5 * time.Minute, Burst: 3}
+	for n, w := range []time.Duration{0, 0, 0, 10 * time.Second, 20 * time.Second, 40 * time.Second} {
+		if got := burst.delay(n); got != w {
+			t.Errorf("%+v delay(%d) = %v, want %v", burst, n, got, w)
+		}
+	}
 	// Max caps even the first wait, and need not be Initial times a power of two.
-	odd := Backoff{Initial: 3 * time.Second, Max: 10 * time.Second}
+	odd := Backoff{Initial: 3 * time.Second, Max: 10 * time.Second, Burst: 1}
 	for n, w := range []time.Duration{0, 3 * time.Second, 6 * time.Second, 10 * time.Second, 10 * time.Second} {
 		if got := odd.delay(n); got != w {
 			t.Errorf("%+v delay(%d) = %v, want %v", odd, n, got, w)
 		}
 	}
-	if got := (Backoff{Initial: time.Minute, Max: time.Second}).delay(1); got != time.Second {
+	if got := (Backoff{Initial: time.Minute, Max: time.Second, Burst: 1}).delay(1); got != time.Second {
 		t.Errorf("Initial above Max: delay(1) = %v, want Max", got)
 	}
 }
@@ -46,7 +53,7 @@ func TestWatcherDefaults(t *testing.T) {
 	if wc.Backoff != custom {
 		t.Errorf("Backoff = %+v, want %+v", wc.Backoff, custom)
 	}
-	if DefaultBackoff != (Backoff{Initial: 10 * time.Second, Max: 5 * time.Minute, Reset: 10 * time.Minute}) {
+	if DefaultBackoff != (Backoff{Initial: 10 * time.Second, Max: 5 * time.Minute, Reset: 10 * time.Minute, Burst: 1}) {
 		t.Errorf("DefaultBackoff = %+v, want 10s doubling to 5m, reset after 10m", DefaultBackoff)
 	}
 	if n := DefaultParallelism(); n < 4 {

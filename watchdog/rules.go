@@ -21,6 +21,15 @@ type Look struct {
 	NextRepair time.Time
 	// Orphan marks a managed container the registry does not list.
 	Orphan bool
+	// Hold is the container's hold, if any; it may have expired.
+	Hold *Hold
+	// OnUnhealthy and UnhealthyGrace are the agent's health policy.
+	OnUnhealthy    UnhealthyAction
+	UnhealthyGrace time.Duration
+	// Restarts counts the watchdog's unhealthy restarts within
+	// RestartWindow; GaveUp says it stopped restarting until healthy.
+	Restarts int
+	GaveUp   bool
 }
 
 // Verdict is what a Look means: the observation to keep, the events to
@@ -40,7 +49,23 @@ type Verdict struct {
 	// UsedEvidence says the evidence explained (or was made moot by) this
 	// look, so it must not explain a later one.
 	UsedEvidence bool
+	// Probe asks for the last health probe's result in the unhealthy
+	// report (AddProbe).
+	Probe bool
+	// Restart asks for `docker restart` of an unhealthy container; GiveUp
+	// records that restarts stop until it has been healthy.
+	Restart, GiveUp bool
+	// RecheckAt asks for a look at that time (an unhealthy grace ends).
+	RecheckAt time.Time
+	// EndHold is an expired hold to delete.
+	EndHold *Hold
 }
+
+// Limits of restarts for health: at most MaxRestarts in RestartWindow.
+const (
+	MaxRestarts   = 5
+	RestartWindow = 10 * time.Minute
+)
 
 // deathGrace bounds how long a listing may disagree with a death docker
 // announced before the watchdog believes the listing: past it, the event
@@ -53,9 +78,29 @@ const deathGrace = 5 * time.Second
 // reports) only a change of state, except a restart by docker, which is a
 // change the listing alone cannot show.
 func Judge(l Look) Verdict {
-	if l.Orphan {
+	switch {
+	case l.Orphan:
 		return judgeOrphan(l)
+	case l.Hold != nil && l.Hold.Active(l.Now):
+		return judgeHeld(l)
+	case l.Prev.State == StateHeld:
+		// Released (or expired): say so, then judge it afresh, so a
+		// missing one is reported and recreated.
+		released := releasedEvent(l)
+		l.Prev = Observation{}
+		v := judgeState(l)
+		v.Events = append([]Event{released}, v.Events...)
+		v.Store = true
+		v.EndHold = l.Hold
+		return v
 	}
+	v := judgeState(l)
+	v.EndHold = l.Hold // expired unseen
+	return v
+}
+
+// judgeState judges an instance no hold covers by docker's state.
+func judgeState(l Look) Verdict {
 	state := classify(l.Docker)
 	v := Verdict{Obs: Observation{Container: l.Container, Agent: l.Agent, Instance: l.Instance, State: state, Since: l.Now}}
 	unchanged := l.Prev.State == state
@@ -64,7 +109,11 @@ func Judge(l Look) Verdict {
 	}
 	switch state {
 	case StateRunning:
+		if unchanged {
+			v.Obs.Health, v.Obs.HealthSince = l.Prev.Health, l.Prev.HealthSince
+		}
 		judgeRunning(l, unchanged, &v)
+		judgeHealth(l, &v)
 	case StateStopped:
 		judgeStopped(l, unchanged, &v)
 	case StateMissing:
@@ -116,10 +165,99 @@ func judgeMissing(l Look, unchanged bool, v *Verdict) {
 	}
 	detail := "not known to docker"
 	if l.NextRepair.After(l.Now) {
-		detail += fmt.Sprintf("; recreated too recently, next attempt at %s", l.NextRepair.UTC().Format(time.RFC3339))
+		detail += fmt.Sprintf("; recreated too recently, next attempt at %s", stamp(l.NextRepair))
 	}
 	v.Obs.Detail = ""
 	v.report(l, EventMissing, detail)
+}
+
+// judgeHealth reports docker's health verdict of a running container once
+// when it turns unhealthy and once when it is healthy again, and with
+// --on-unhealthy restart asks for a restart once the grace has passed,
+// within the restart limit.
+func judgeHealth(l Look, v *Verdict) {
+	h := l.Docker.Health
+	switch {
+	case h == HealthUnhealthy && v.Obs.Health != HealthUnhealthy:
+		v.Obs.Health, v.Obs.HealthSince = HealthUnhealthy, l.Now
+		v.Events = append(v.Events, newEvent(l, EventUnhealthy, "docker's health check fails"))
+		v.Store, v.Probe = true, true
+	case h == HealthHealthy && v.Obs.Health == HealthUnhealthy:
+		v.Obs.Health, v.Obs.HealthSince = HealthNone, time.Time{}
+		v.Events = append(v.Events, newEvent(l, EventHealthy, fmt.Sprintf("unhealthy since %s", stamp(l.Prev.HealthSince))))
+		v.Store = true
+	case h == HealthNone && v.Obs.Health == HealthUnhealthy:
+		// The health check is gone (the agent's was removed): nothing to report.
+		v.Obs.Health, v.Obs.HealthSince = HealthNone, time.Time{}
+		v.Store = true
+	}
+	if h != HealthUnhealthy || l.OnUnhealthy != OnUnhealthyRestart || l.GaveUp {
+		return // "starting" after a restart is not unhealthy yet
+	}
+	switch due := v.Obs.HealthSince.Add(l.UnhealthyGrace); {
+	case l.Restarts >= MaxRestarts:
+		v.Events = append(v.Events, newEvent(l, EventUnhealthyGaveUp,
+			fmt.Sprintf("restarted %d times in %s; leaving it alone until it has been healthy again", l.Restarts, RestartWindow)))
+		v.Store, v.GiveUp = true, true
+	case l.Now.Before(due):
+		v.RecheckAt = due
+	default:
+		v.Restart = true
+	}
+}
+
+// AddProbe adds the last probe's result to the unhealthy report.
+func (v *Verdict) AddProbe(p Probe) {
+	for i := range v.Events {
+		if v.Events[i].Type == EventUnhealthy {
+			v.Events[i].Detail += "; " + p.String()
+		}
+	}
+}
+
+func judgeHeld(l Look) Verdict {
+	h := l.Hold
+	v := Verdict{Obs: Observation{Container: l.Container, Agent: l.Agent, Instance: l.Instance, State: StateHeld, Since: l.Now, Detail: h.Reason},
+		UsedEvidence: true} // what happens to a held container explains nothing later
+	switch {
+	case l.Prev.State != StateHeld:
+		v.Events = []Event{newEvent(l, EventHeld, holdDetail(*h))}
+		v.Store = true
+	case l.Prev.Detail != h.Reason:
+		v.Obs.Since, v.Store = l.Prev.Since, true // held again for another reason
+	default:
+		v.Obs.Since = l.Prev.Since
+	}
+	return v
+}
+
+func holdDetail(h Hold) string {
+	d := "held"
+	if h.Reason != "" {
+		d += ": " + h.Reason
+	}
+	if !h.Until.IsZero() {
+		d += fmt.Sprintf(" (until %s)", stamp(h.Until))
+	}
+	return d
+}
+
+func releasedEvent(l Look) Event {
+	d := "released"
+	if l.Hold != nil {
+		d = fmt.Sprintf("hold expired at %s", stamp(l.Hold.Until))
+	}
+	if l.Prev.Detail != "" {
+		d += " (was held: " + l.Prev.Detail + ")"
+	}
+	return newEvent(l, EventReleased, d)
+}
+
+func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// newEvent is an event of type t about the look's instance, at its time.
+func newEvent(l Look, t EventType, detail string) Event {
+	return Event{Time: l.Now, Type: t, Container: l.Container, Agent: l.Agent, Instance: l.Instance, Detail: detail}
 }
 
 func judgeOrphan(l Look) Verdict {
@@ -129,15 +267,14 @@ func judgeOrphan(l Look) Verdict {
 		return v
 	}
 	v.Store = true
-	v.Events = []Event{{Time: l.Now, Type: EventOrphaned, Container: l.Container, Agent: l.Agent, Instance: l.Instance,
-		Detail: "managed container not in the registry; left alone (reconcile --all --prune removes it)"}}
+	v.Events = []Event{newEvent(l, EventOrphaned, "managed container not in the registry; left alone (reconcile --all --prune removes it)")}
 	return v
 }
 
 // report adds an event explained by the look's evidence, and stores it
 // with the observation.
 func (v *Verdict) report(l Look, t EventType, detail string) {
-	e := Event{Time: l.Now, Type: t, Container: l.Container, Agent: l.Agent, Instance: l.Instance, Detail: detail}
+	e := newEvent(l, t, detail)
 	if why, fields := Explain(l.Evidence); why != "" {
 		e.Detail += "; " + why
 		e.Evidence = fields

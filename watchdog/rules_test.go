@@ -52,6 +52,24 @@ type verdict struct {
 	repair bool
 	wake   bool
 	used   bool
+	// health and holds
+	health           watchdog.Health
+	healthSince      time.Time
+	probe, restart   bool
+	giveUp           bool
+	recheck, endHold time.Time
+}
+
+func got(v watchdog.Verdict) verdict {
+	g := verdict{state: v.Obs.State, since: v.Obs.Since, store: v.Store, repair: v.Repair, wake: v.Wake, used: v.UsedEvidence,
+		health: v.Obs.Health, healthSince: v.Obs.HealthSince, probe: v.Probe, restart: v.Restart, giveUp: v.GiveUp, recheck: v.RecheckAt}
+	if v.EndHold != nil {
+		g.endHold = v.EndHold.Until
+	}
+	for _, e := range v.Events {
+		g.events = append(g.events, fmt.Sprintf("%s: %s", e.Type, e.Detail))
+	}
+	return g
 }
 
 func TestJudge(t *testing.T) {
@@ -144,20 +162,7 @@ func TestJudge(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			l := c.look
 			l.Container, l.Agent, l.Instance, l.Now = "claude-hooks-dev-a", "dev", "a", now
-			v := watchdog.Judge(l)
-			got := verdict{state: v.Obs.State, since: v.Obs.Since, store: v.Store, repair: v.Repair, wake: v.Wake, used: v.UsedEvidence}
-			for _, e := range v.Events {
-				got.events = append(got.events, fmt.Sprintf("%s: %s", e.Type, e.Detail))
-				if e.Container != l.Container || e.Agent != "dev" || e.Instance != "a" || !e.Time.Equal(now) {
-					t.Errorf("event %+v: want it about claude-hooks-dev-a (dev/a) at now", e)
-				}
-			}
-			if fmt.Sprint(got) != fmt.Sprint(c.want) {
-				t.Errorf("Judge =\n  %+v\nwant\n  %+v", got, c.want)
-			}
-			if v.Obs.Container != l.Container || v.Obs.Agent != "dev" || v.Obs.Instance != "a" {
-				t.Errorf("observation %+v: want it about claude-hooks-dev-a (dev/a)", v.Obs)
-			}
+			checkJudge(t, l, c.want)
 		})
 	}
 }
@@ -183,5 +188,143 @@ func TestJudgeEvidenceFields(t *testing.T) {
 	p.Detail = "docker: Error response from daemon: no space left on device"
 	if v := watchdog.Judge(watchdog.Look{Prev: p, Now: now}); v.Obs.Detail != p.Detail {
 		t.Errorf("still missing: detail %q, want %q kept", v.Obs.Detail, p.Detail)
+	}
+}
+
+func checkJudge(t *testing.T, l watchdog.Look, want verdict) {
+	t.Helper()
+	v := watchdog.Judge(l)
+	for _, e := range v.Events {
+		if e.Container != l.Container || e.Agent != "dev" || e.Instance != "a" || !e.Time.Equal(now) {
+			t.Errorf("event %+v: want it about claude-hooks-dev-a (dev/a) at now", e)
+		}
+	}
+	if g := got(v); fmt.Sprintf("%+v", g) != fmt.Sprintf("%+v", want) {
+		t.Errorf("Judge =\n  %+v\nwant\n  %+v", g, want)
+	}
+	if v.Obs.Container != l.Container || v.Obs.Agent != "dev" || v.Obs.Instance != "a" {
+		t.Errorf("observation %+v: want it about claude-hooks-dev-a (dev/a)", v.Obs)
+	}
+}
+
+func healthy(h watchdog.Health) *watchdog.Container {
+	c := seen("running", "Up 1 hour ("+string(h)+")")
+	c.Health = h
+	return c
+}
+
+func unhealthySince(t time.Time) watchdog.Observation {
+	p := prev(watchdog.StateRunning)
+	p.Health, p.HealthSince = watchdog.HealthUnhealthy, t
+	return p
+}
+
+func TestJudgeHealth(t *testing.T) {
+	restart := func(l watchdog.Look) watchdog.Look {
+		l.OnUnhealthy, l.UnhealthyGrace = watchdog.OnUnhealthyRestart, 30*time.Second
+		return l
+	}
+	cases := []struct {
+		name string
+		look watchdog.Look
+		want verdict
+	}{
+		{"turns unhealthy: reported once, with the probe", watchdog.Look{Prev: prev(watchdog.StateRunning), Docker: healthy(watchdog.HealthUnhealthy)},
+			verdict{state: watchdog.StateRunning, since: earlier, store: true, health: watchdog.HealthUnhealthy, healthSince: now, probe: true,
+				events: []string{"container_unhealthy: docker's health check fails"}}},
+		{"first sight unhealthy", watchdog.Look{Docker: healthy(watchdog.HealthUnhealthy)},
+			verdict{state: watchdog.StateRunning, since: now, store: true, health: watchdog.HealthUnhealthy, healthSince: now, probe: true,
+				events: []string{"container_unhealthy: docker's health check fails"}}},
+		{"still unhealthy: nothing", watchdog.Look{Prev: unhealthySince(ago(time.Minute)), Docker: healthy(watchdog.HealthUnhealthy)},
+			verdict{state: watchdog.StateRunning, since: earlier, health: watchdog.HealthUnhealthy, healthSince: ago(time.Minute)}},
+		{"healthy again", watchdog.Look{Prev: unhealthySince(ago(time.Minute)), Docker: healthy(watchdog.HealthHealthy)},
+			verdict{state: watchdog.StateRunning, since: earlier, store: true,
+				events: []string{"container_healthy: unhealthy since 2026-04-20T11:59:00Z"}}},
+		{"starting after unhealthy is not healthy yet", watchdog.Look{Prev: unhealthySince(ago(time.Minute)), Docker: healthy(watchdog.HealthStarting)},
+			verdict{state: watchdog.StateRunning, since: earlier, health: watchdog.HealthUnhealthy, healthSince: ago(time.Minute)}},
+		{"health check removed: cleared quietly", watchdog.Look{Prev: unhealthySince(ago(time.Minute)), Docker: seen("running", "Up 1 hour")},
+			verdict{state: watchdog.StateRunning, since: earlier, store: true}},
+		{"stopped while unhealthy: the stop is the news", watchdog.Look{Prev: unhealthySince(ago(time.Minute)), Docker: seen("exited", "")},
+			verdict{state: watchdog.StateStopped, since: now, store: true, used: true, events: []string{"container_stopped: docker state exited"}}},
+		{"healthy with no report before: nothing", watchdog.Look{Prev: prev(watchdog.StateRunning), Docker: healthy(watchdog.HealthHealthy)},
+			verdict{state: watchdog.StateRunning, since: earlier}},
+
+		// --on-unhealthy restart, grace 30s
+		{"restart policy: within the grace, look again when it ends", restart(watchdog.Look{Prev: unhealthySince(ago(10 * time.Second)), Docker: healthy(watchdog.HealthUnhealthy)}),
+			verdict{state: watchdog.StateRunning, since: earlier, health: watchdog.HealthUnhealthy, healthSince: ago(10 * time.Second), recheck: now.Add(20 * time.Second)}},
+		{"restart policy: grace over, restart", restart(watchdog.Look{Prev: unhealthySince(ago(30 * time.Second)), Docker: healthy(watchdog.HealthUnhealthy)}),
+			verdict{state: watchdog.StateRunning, since: earlier, health: watchdog.HealthUnhealthy, healthSince: ago(30 * time.Second), restart: true}},
+		{"restart policy, no grace: report and restart at once", watchdog.Look{Prev: prev(watchdog.StateRunning), Docker: healthy(watchdog.HealthUnhealthy), OnUnhealthy: watchdog.OnUnhealthyRestart},
+			verdict{state: watchdog.StateRunning, since: earlier, store: true, health: watchdog.HealthUnhealthy, healthSince: now, probe: true, restart: true,
+				events: []string{"container_unhealthy: docker's health check fails"}}},
+		{"restart policy: the limit reached, give up once", restart(watchdog.Look{Prev: unhealthySince(ago(time.Hour)), Docker: healthy(watchdog.HealthUnhealthy), Restarts: watchdog.MaxRestarts}),
+			verdict{state: watchdog.StateRunning, since: earlier, store: true, health: watchdog.HealthUnhealthy, healthSince: ago(time.Hour), giveUp: true,
+				events: []string{"container_unhealthy_gave_up: restarted 5 times in 10m0s; leaving it alone until it has been healthy again"}}},
+		{"restart policy: given up, nothing", restart(watchdog.Look{Prev: unhealthySince(ago(time.Hour)), Docker: healthy(watchdog.HealthUnhealthy), Restarts: watchdog.MaxRestarts, GaveUp: true}),
+			verdict{state: watchdog.StateRunning, since: earlier, health: watchdog.HealthUnhealthy, healthSince: ago(time.Hour)}},
+		{"restart policy: starting is not unhealthy", restart(watchdog.Look{Prev: unhealthySince(ago(time.Hour)), Docker: healthy(watchdog.HealthStarting)}),
+			verdict{state: watchdog.StateRunning, since: earlier, health: watchdog.HealthUnhealthy, healthSince: ago(time.Hour)}},
+		{"report policy never restarts", watchdog.Look{Prev: unhealthySince(ago(time.Hour)), Docker: healthy(watchdog.HealthUnhealthy), OnUnhealthy: watchdog.OnUnhealthyReport},
+			verdict{state: watchdog.StateRunning, since: earlier, health: watchdog.HealthUnhealthy, healthSince: ago(time.Hour)}},
+		{"restart policy: a missing container is a repair, not a restart", restart(watchdog.Look{Prev: unhealthySince(ago(time.Hour))}),
+			verdict{state: watchdog.StateMissing, since: now, store: true, used: true, repair: true, events: []string{"container_missing: not known to docker"}}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			l := c.look
+			l.Container, l.Agent, l.Instance, l.Now = "claude-hooks-dev-a", "dev", "a", now
+			checkJudge(t, l, c.want)
+		})
+	}
+}
+
+func TestJudgeHolds(t *testing.T) {
+	hold := func(reason string, until time.Time) *watchdog.Hold {
+		return &watchdog.Hold{Container: "claude-hooks-dev-a", Reason: reason, Since: ago(time.Minute), Until: until}
+	}
+	heldFor := func(reason string) watchdog.Observation {
+		p := prev(watchdog.StateHeld)
+		p.Detail = reason
+		return p
+	}
+	cases := []struct {
+		name string
+		look watchdog.Look
+		want verdict
+	}{
+		{"held: reported once with the reason", watchdog.Look{Prev: prev(watchdog.StateRunning), Docker: seen("running", ""), Hold: hold("disk swap", now.Add(time.Hour))},
+			verdict{state: watchdog.StateHeld, since: now, store: true, used: true, events: []string{"container_held: held: disk swap (until 2026-04-20T13:00:00Z)"}}},
+		{"held and removed: no report, no recreation", watchdog.Look{Prev: heldFor("disk swap"), Hold: hold("disk swap", time.Time{}), Evidence: forceRemoved},
+			verdict{state: watchdog.StateHeld, since: earlier, used: true}},
+		{"held, unhealthy, restart policy: left alone", watchdog.Look{Prev: heldFor("x"), Hold: hold("x", time.Time{}), Docker: healthy(watchdog.HealthUnhealthy), OnUnhealthy: watchdog.OnUnhealthyRestart},
+			verdict{state: watchdog.StateHeld, since: earlier, used: true}},
+		{"held again for another reason: kept quietly", watchdog.Look{Prev: heldFor("old"), Hold: hold("new", time.Time{}), Docker: seen("exited", "")},
+			verdict{state: watchdog.StateHeld, since: earlier, store: true, used: true}},
+		{"released while missing: released, then missing and repaired", watchdog.Look{Prev: heldFor("disk swap")},
+			verdict{state: watchdog.StateMissing, since: now, store: true, used: true, repair: true,
+				events: []string{"container_released: released (was held: disk swap)", "container_missing: not known to docker"}}},
+		{"released while running", watchdog.Look{Prev: heldFor(""), Docker: seen("running", "")},
+			verdict{state: watchdog.StateRunning, since: now, store: true, events: []string{"container_released: released"}}},
+		{"expired: released by the daemon, hold deleted", watchdog.Look{Prev: heldFor("upgrade"), Hold: hold("upgrade", now), Docker: seen("running", "")},
+			verdict{state: watchdog.StateRunning, since: now, store: true, endHold: now,
+				events: []string{"container_released: hold expired at 2026-04-20T12:00:00Z (was held: upgrade)"}}},
+		{"expired before any look: deleted, nothing said", watchdog.Look{Prev: prev(watchdog.StateRunning), Hold: hold("", ago(time.Second)), Docker: seen("running", "")},
+			verdict{state: watchdog.StateRunning, since: earlier, endHold: ago(time.Second)}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			l := c.look
+			l.Container, l.Agent, l.Instance, l.Now = "claude-hooks-dev-a", "dev", "a", now
+			checkJudge(t, l, c.want)
+		})
+	}
+}
+
+func TestAddProbe(t *testing.T) {
+	v := watchdog.Judge(watchdog.Look{Container: "c", Prev: prev(watchdog.StateRunning), Docker: healthy(watchdog.HealthUnhealthy), Now: now})
+	v.AddProbe(watchdog.Probe{ExitCode: 1, Output: "no /state/ok\n" + strings.Repeat("x", 2000)})
+	d := v.Events[0].Detail
+	if !strings.HasPrefix(d, "docker's health check fails; last probe exited 1: no /state/ok\n") || len(d) > 1100 || !strings.HasSuffix(d, "...") {
+		t.Errorf("detail %q (%d bytes): want the probe's exit code and output, cut to 1 KiB", d[:80], len(d))
 	}
 }

@@ -20,6 +20,10 @@ type Docker interface {
 	Remove(ctx context.Context, name string) error
 	// RemoveVolume removes a volume; removing one that is gone is not an error.
 	RemoveVolume(ctx context.Context, name string) error
+	// Restart restarts a container (`docker restart`).
+	Restart(ctx context.Context, name string) error
+	// LastProbe returns the last health probe docker ran on a container.
+	LastProbe(ctx context.Context, name string) (Probe, error)
 }
 
 // Registry is the persistent store as the domain needs it.
@@ -33,6 +37,11 @@ type Registry interface {
 	Forget(ctx context.Context, container string) error
 	// Leased returns the containers a reconcile is replacing at now.
 	Leased(ctx context.Context, now time.Time) (map[string]bool, error)
+	// Holds returns every hold, expired ones included, by container.
+	Holds(ctx context.Context) (map[string]Hold, error)
+	// EndHold deletes h if it is still the container's hold (a newer one
+	// placed meanwhile stays).
+	EndHold(ctx context.Context, h Hold) error
 }
 
 // Leaser records that a container is being replaced, so that a concurrent

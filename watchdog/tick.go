@@ -26,6 +26,12 @@ type InstanceState struct {
 	State     State     `json:"state"`
 	Since     time.Time `json:"since,omitzero"`
 	Docker    string    `json:"docker_state,omitempty"`
+	// Health is docker's health state of the container, when it has a check.
+	Health Health `json:"health,omitempty"`
+	// Held, with its reason and end, while an operator holds it.
+	Held       bool      `json:"held,omitempty"`
+	HoldReason string    `json:"hold_reason,omitempty"`
+	HoldUntil  time.Time `json:"hold_until,omitzero"`
 }
 
 // Watcher runs ticks: one docker listing, a partition into running, stopped
@@ -85,7 +91,7 @@ func (w *Watcher) setup() {
 }
 
 // survey is what a tick reads before judging: the registry's agents, one
-// docker listing, the stored observations and the leases.
+// docker listing, the stored observations, the leases and the holds.
 type survey struct {
 	agents []Agent
 	listed time.Time // when the listing began
@@ -93,6 +99,7 @@ type survey struct {
 	seen   map[string]*Container
 	prev   map[string]Observation
 	leased map[string]bool
+	holds  map[string]Hold
 }
 
 // Tick runs one round. Its error wraps ErrSkipped when docker could not be
@@ -136,6 +143,9 @@ func (w *Watcher) survey(ctx context.Context) (survey, error) {
 	if s.leased, err = w.Registry.Leased(ctx, w.Clock.Now()); err != nil {
 		return s, fmt.Errorf("read leases: %w", err)
 	}
+	if s.holds, err = w.Registry.Holds(ctx); err != nil {
+		return s, fmt.Errorf("read holds: %w", err)
+	}
 	s.seen = make(map[string]*Container, len(s.all))
 	for i := range s.all {
 		s.seen[s.all[i].Name] = &s.all[i]
@@ -153,6 +163,10 @@ func (w *Watcher) judgeAll(ctx context.Context, rep *TickReport, s survey) map[s
 	w.logMu.Lock()
 	defer w.logMu.Unlock()
 	defer func() { w.publish(rep.Events) }()
+	policy := make(map[string]Agent, len(s.agents))
+	for _, a := range s.agents {
+		policy[a.Name] = a
+	}
 	for _, in := range ExpectedInstances(s.agents) {
 		name := ContainerName(w.Prefix, in.Agent, in.Instance)
 		watched[name] = true
@@ -161,7 +175,12 @@ func (w *Watcher) judgeAll(ctx context.Context, rep *TickReport, s survey) map[s
 			rep.Instances = append(rep.Instances, InstanceState{Container: name, Agent: in.Agent, Instance: in.Instance, State: orState(p.State, StateMissing), Since: p.Since})
 			continue
 		}
-		l := Look{Container: name, Agent: in.Agent, Instance: in.Instance, Prev: s.prev[name], Docker: s.seen[name]}
+		a := policy[in.Agent]
+		l := Look{Container: name, Agent: in.Agent, Instance: in.Instance, Prev: s.prev[name], Docker: s.seen[name],
+			OnUnhealthy: a.OnUnhealthy, UnhealthyGrace: a.UnhealthyGrace}
+		if h, ok := s.holds[name]; ok {
+			l.Hold = &h
+		}
 		rep.Instances = append(rep.Instances, w.guard(rep, l, func() InstanceState { return w.judge(ctx, rep, l) }))
 	}
 	for _, c := range orphans(w.Prefix, s.all, s.agents) {
@@ -187,16 +206,24 @@ func (w *Watcher) guard(rep *TickReport, l Look, f func() InstanceState) (st Ins
 	return f()
 }
 
-// judge completes one look with the clock, the evidence and pacing, asks
-// Judge what it means, and applies the verdict.
+// judge completes one look with the clock, the evidence and the record,
+// asks Judge what it means, and applies the verdict.
 func (w *Watcher) judge(ctx context.Context, rep *TickReport, l Look) InstanceState {
 	l.Now = w.Clock.Now()
 	l.Evidence = w.Evidence.Recent(l.Container, l.Now)
-	l.NextRepair = w.repairs.nextTry(l.Container)
+	w.repairs.look(&l)
 	v := Judge(l)
-	w.repairs.observed(l.Container, v.Obs.State, l.Now)
+	w.repairs.apply(l.Container, v, l.Now)
 	if v.UsedEvidence {
 		w.Evidence.Consume(l.Container)
+	}
+	if v.Probe {
+		w.addProbe(ctx, &v)
+	}
+	if v.EndHold != nil {
+		if err := w.Registry.EndHold(ctx, *v.EndHold); err != nil {
+			w.Log.Error("end expired hold", "container", l.Container, "err", err)
+		}
 	}
 	if v.Store {
 		w.record(ctx, rep, v.Obs, v.Events...)
@@ -207,9 +234,30 @@ func (w *Watcher) judge(ctx context.Context, rep *TickReport, l Look) InstanceSt
 	if v.Repair && w.startRepair(ctx, v.Obs) {
 		rep.Repairs++
 	}
+	if v.Restart {
+		w.startRestart(ctx, v.Obs)
+	}
+	return instanceState(l, v)
+}
+
+// addProbe asks docker for the last health probe of an unhealthy
+// container; without it the report still goes out.
+func (w *Watcher) addProbe(ctx context.Context, v *Verdict) {
+	p, err := w.Docker.LastProbe(ctx, v.Obs.Container)
+	if err != nil {
+		w.Log.Warn("read last health probe", "container", v.Obs.Container, "err", err)
+		return
+	}
+	v.AddProbe(p)
+}
+
+func instanceState(l Look, v Verdict) InstanceState {
 	st := InstanceState{Container: l.Container, Agent: l.Agent, Instance: l.Instance, State: v.Obs.State, Since: v.Obs.Since}
 	if l.Docker != nil {
-		st.Docker = l.Docker.State
+		st.Docker, st.Health = l.Docker.State, l.Docker.Health
+	}
+	if v.Obs.State == StateHeld {
+		st.Held, st.HoldReason, st.HoldUntil = true, l.Hold.Reason, l.Hold.Until
 	}
 	return st
 }
@@ -289,9 +337,9 @@ func orphans(prefix string, cs []Container, agents []Agent) []Container {
 	return out
 }
 
-// Partition classifies every expected instance against a docker listing,
-// without acting or reporting: what `status` shows.
-func Partition(prefix string, agents []Agent, cs []Container) []InstanceState {
+// Partition classifies every expected instance against a docker listing
+// and the holds at now, without acting or reporting: what `status` shows.
+func Partition(prefix string, agents []Agent, cs []Container, holds map[string]Hold, now time.Time) []InstanceState {
 	seen := make(map[string]*Container, len(cs))
 	for i := range cs {
 		seen[cs[i].Name] = &cs[i]
@@ -301,9 +349,25 @@ func Partition(prefix string, agents []Agent, cs []Container) []InstanceState {
 		name := ContainerName(prefix, in.Agent, in.Instance)
 		st := InstanceState{Container: name, Agent: in.Agent, Instance: in.Instance, State: classify(seen[name])}
 		if c := seen[name]; c != nil {
-			st.Docker = c.State
+			st.Docker, st.Health = c.State, c.Health
+		}
+		if h, ok := holds[name]; ok && h.Active(now) {
+			st.State, st.Held, st.HoldReason, st.HoldUntil = StateHeld, true, h.Reason, h.Until
 		}
 		out = append(out, st)
 	}
 	return out
+}
+
+// Trouble says what is wrong with an instance as `status` judges it:
+// stopped, missing, or running but unhealthy; "" when it is fine (running
+// and not unhealthy, or held).
+func (s InstanceState) Trouble() string {
+	switch {
+	case s.State == StateRunning && s.Health == HealthUnhealthy:
+		return "unhealthy"
+	case s.State == StateRunning, s.State == StateHeld:
+		return ""
+	}
+	return string(s.State)
 }

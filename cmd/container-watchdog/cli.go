@@ -69,6 +69,9 @@ type env struct {
 	stderr io.Writer
 	clock  clock.Clock
 	log    *slog.Logger
+	// runner runs the docker CLI: exec.New(--docker-timeout) in Main, a
+	// fakeexec.Runner in the in-process daemon tests.
+	runner exec.CommandRunner
 }
 
 // exitPanic unwinds kong's Exit hook (used by --help) so Main returns
@@ -108,12 +111,13 @@ func Main(args []string, stdout, stderr io.Writer) (code int) {
 		fmt.Fprintf(stderr, "container-watchdog: %v\n", err)
 		return exitBadInput
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	e := &env{g: &cli.Globals, stdout: stdout, stderr: stderr, clock: clock.System(), log: logger}
 	if err := cli.Globals.validate(); err != nil {
 		fmt.Fprintf(stderr, "container-watchdog: %v\n", err)
 		return exitBadInput
 	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	e := &env{g: &cli.Globals, stdout: stdout, stderr: stderr, clock: clock.System(), log: logger,
+		runner: exec.New(cli.Globals.DockerTimeout)}
 	if err := kctx.Run(e); err != nil {
 		fmt.Fprintf(stderr, "container-watchdog: %v\n", err)
 		var ee *exitError
@@ -174,7 +178,7 @@ func (e *env) openRegistry(ctx context.Context) (*sqlite.DB, error) {
 }
 
 func (e *env) docker() *docker.Client {
-	return &docker.Client{Runner: exec.New(e.g.DockerTimeout), Program: e.g.Docker}
+	return &docker.Client{Runner: e.runner, Program: e.g.Docker}
 }
 
 // reconciler leases what it replaces in db, long enough for an rm and a

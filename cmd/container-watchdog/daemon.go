@@ -38,10 +38,10 @@ var (
 // daemonRun is the daemon wired: its tasks, the loop's health, and where
 // sd_notify messages go.
 type daemonRun struct {
-	e      *env
-	notify notifier
-	health *watchdog.Health
-	tasks  []task
+	e        *env
+	notify   notifier
+	liveness *watchdog.Liveness
+	tasks    []task
 }
 
 // daemon runs the watchdog until SIGTERM or SIGINT: bind, serve, tick,
@@ -72,9 +72,9 @@ func (c *RunCmd) daemon(ctx context.Context, e *env, db *sqlite.DB) error {
 // wire builds the daemon's tasks: the HTTP listener, the SSE broker, the
 // tick loop and (unless --no-events) docker's event follower.
 func (c *RunCmd) wire(e *env, db *sqlite.DB, ln net.Listener, interval time.Duration, n notifier) *daemonRun {
-	d := &daemonRun{e: e, notify: n, health: &watchdog.Health{Interval: interval}}
+	d := &daemonRun{e: e, notify: n, liveness: &watchdog.Liveness{Interval: interval}}
 	broker := httpapi.NewBroker(256)
-	api := &httpapi.Server{Broker: broker, Events: db, Health: d.health, Clock: e.clock}
+	api := &httpapi.Server{Broker: broker, Events: db, Liveness: d.liveness, Clock: e.clock}
 	w := c.watcher(e, db, watchdog.Publishers{journal.New(e.stderr), broker})
 	lt := newLoopTask(w, interval, c.Settle, e, d.afterTick)
 	d.tasks = []task{newHTTPTask(ln, api.Handler()), readyTask(broker.Run), lt}
@@ -83,7 +83,7 @@ func (c *RunCmd) wire(e *env, db *sqlite.DB, ln net.Listener, interval time.Dura
 		f := &watchdog.Follower{
 			Source: e.docker(), Prefix: e.g.Prefix, Evidence: w.Evidence, Trigger: lt.fire,
 			Clock: e.clock, Log: e.log,
-			Backoff: watchdog.Backoff{Initial: time.Second, Max: 30 * time.Second, Reset: 30 * time.Second},
+			Backoff: watchdog.Backoff{Initial: time.Second, Max: 30 * time.Second, Reset: 30 * time.Second, Burst: 1},
 		}
 		d.tasks = append(d.tasks, readyTask(f.Run))
 	}
@@ -120,14 +120,14 @@ func (d *daemonRun) run(ctx context.Context) error {
 // systemd watchdog only when the loop proved alive: a wedged loop never
 // gets here, so systemd kills and restarts it.
 func (d *daemonRun) afterTick(rep watchdog.TickReport, err error) (alive bool) {
-	alive = d.health.Record(rep, err, d.e.clock.Now())
+	alive = d.liveness.Record(rep, err, d.e.clock.Now())
 	switch {
 	case !alive:
 		d.e.log.Error("tick failed", "err", err) // the registry failed: nothing judged
 	case err != nil:
 		d.e.log.Warn("tick skipped", "err", err)
 	}
-	d.send("STATUS=" + d.health.Status())
+	d.send("STATUS=" + d.liveness.Status())
 	if alive {
 		d.send(daemon.SdNotifyWatchdog)
 	}

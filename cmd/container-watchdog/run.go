@@ -82,6 +82,6 @@ func (c *RunCmd) watcher(e *env, db *sqlite.DB, pub watchdog.Publisher) *watchdo
 		Clock:       e.clock,
 		Log:         e.log,
 		Parallelism: c.RepairParallelism,
-		Backoff:     watchdog.Backoff{Initial: c.BackoffInitial, Max: c.BackoffMax, Reset: c.BackoffReset},
+		Backoff:     watchdog.Backoff{Initial: c.BackoffInitial, Max: c.BackoffMax, Reset: c.BackoffReset, Burst: 1},
 	}
 }

@@ -32,7 +32,7 @@ import (
 func BenchmarkFanout1000(b *testing.B) {
 	const subs = 1000
 	broker := runBroker(b, 256) // the daemon's buffer
-	api := &httpapi.Server{Broker: broker, Events: &fakeLog{}, Health: &watchdog.Health{Interval: time.Minute}}
+	api := &httpapi.Server{Broker: broker, Events: &fakeLog{}, Liveness: &watchdog.Liveness{Interval: time.Minute}}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)

@@ -18,20 +18,20 @@ type EventLog interface {
 	Events(ctx context.Context, since int64, limit int) ([]watchdog.Event, error)
 }
 
-// Health is what the loop last did and whether it is alive
-// (*watchdog.Health).
-type Health interface {
+// Liveness is what the loop last did and whether it is alive
+// (*watchdog.Liveness).
+type Liveness interface {
 	Last() (rep watchdog.TickReport, ok bool)
-	Healthy(now time.Time) watchdog.HealthVerdict
+	Healthy(now time.Time) watchdog.LivenessVerdict
 }
 
 // Server is the HTTP handler set. Nothing it serves changes anything.
 type Server struct {
 	Broker *Broker
 	// Events is the persisted event log that replays come from.
-	Events EventLog
-	Health Health
-	Clock  clock.Clock
+	Events   EventLog
+	Liveness Liveness
+	Clock    clock.Clock
 	// Keepalive is the longest a stream stays silent (default 15 s).
 	Keepalive time.Duration
 	// Retry is the reconnection delay suggested to clients (default 2 s).
@@ -156,7 +156,7 @@ type tickJSON struct {
 }
 
 func (s *Server) state(w http.ResponseWriter, _ *http.Request) {
-	rep, ok := s.Health.Last()
+	rep, ok := s.Liveness.Last()
 	out := stateJSON{Instances: []watchdog.InstanceState{}}
 	if ok {
 		out.Tick = &tickJSON{
@@ -170,11 +170,11 @@ func (s *Server) state(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-// healthz answers whether the loop is alive (watchdog.Health.Healthy):
+// healthz answers whether the loop is alive (watchdog.Liveness.Healthy):
 // 200 while a tick completed within two intervals, with "degraded" and why
 // when it could not look at docker; else 503.
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
-	v := s.Health.Healthy(clock.Or(s.Clock).Now())
+	v := s.Liveness.Healthy(clock.Or(s.Clock).Now())
 	body := map[string]string{"status": string(v.Status)}
 	if v.Reason != "" {
 		body["reason"] = v.Reason
@@ -210,4 +210,4 @@ func orDefault(d, def time.Duration) time.Duration {
 	return d
 }
 
-var _ Health = (*watchdog.Health)(nil)
+var _ Liveness = (*watchdog.Liveness)(nil)

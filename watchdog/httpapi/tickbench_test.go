@@ -122,7 +122,7 @@ func benchTickSubscribers(b *testing.B, realPS bool) {
 	n := max(b.N, 200)
 	bare := ticks(n, 0)
 
-	api := &httpapi.Server{Broker: broker, Events: &fakeLog{}, Health: &watchdog.Health{Interval: time.Minute}}
+	api := &httpapi.Server{Broker: broker, Events: &fakeLog{}, Liveness: &watchdog.Liveness{Interval: time.Minute}}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)

@@ -131,9 +131,12 @@ func (d *DB) AddAgent(ctx context.Context, a watchdog.Agent) (watchdog.Agent, er
 func insertAgent(ctx context.Context, tx *sql.Tx, a watchdog.Agent) error {
 	env, _ := json.Marshal(watchdog.OrEmpty(a.Env))
 	cmd, _ := json.Marshal(watchdog.OrEmpty(a.Command))
+	health, _ := json.Marshal(a.Health)
 	if _, err := tx.ExecContext(ctx,
-		`INSERT INTO agents (name, image, host_mode, env, state_path, command, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		a.Name, a.Image, a.HostMode, string(env), a.StatePath, string(cmd), a.CreatedAt.Format(timeFormat), a.UpdatedAt.Format(timeFormat)); err != nil {
+		`INSERT INTO agents (name, image, host_mode, env, state_path, command, health, on_unhealthy, unhealthy_grace, created_at, updated_at)
+		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		a.Name, a.Image, a.HostMode, string(env), a.StatePath, string(cmd), string(health), string(a.OnUnhealthy), a.UnhealthyGrace.String(),
+		a.CreatedAt.Format(timeFormat), a.UpdatedAt.Format(timeFormat)); err != nil {
 		return err
 	}
 	for i, in := range a.Instances {
@@ -216,7 +219,8 @@ func (d *DB) Agents(ctx context.Context) ([]watchdog.Agent, error) {
 }
 
 func agents(ctx context.Context, q querier, only string) ([]watchdog.Agent, error) {
-	query := `SELECT a.name, a.image, a.host_mode, a.env, a.state_path, a.command, a.created_at, a.updated_at, COALESCE(i.name, '')
+	query := `SELECT a.name, a.image, a.host_mode, a.env, a.state_path, a.command, a.health, a.on_unhealthy, a.unhealthy_grace,
+		a.created_at, a.updated_at, COALESCE(i.name, '')
 		FROM agents a LEFT JOIN instances i ON i.agent = a.name`
 	var args []any
 	if only != "" {
@@ -231,8 +235,8 @@ func agents(ctx context.Context, q querier, only string) ([]watchdog.Agent, erro
 	var out []watchdog.Agent
 	for rows.Next() {
 		var a watchdog.Agent
-		var env, cmd, created, updated, inst string
-		if err := rows.Scan(&a.Name, &a.Image, &a.HostMode, &env, &a.StatePath, &cmd, &created, &updated, &inst); err != nil {
+		var env, cmd, health, grace, created, updated, inst string
+		if err := rows.Scan(&a.Name, &a.Image, &a.HostMode, &env, &a.StatePath, &cmd, &health, &a.OnUnhealthy, &grace, &created, &updated, &inst); err != nil {
 			return nil, fmt.Errorf("read agents: %w", err)
 		}
 		if n := len(out); n > 0 && out[n-1].Name == a.Name {
@@ -244,6 +248,12 @@ func agents(ctx context.Context, q querier, only string) ([]watchdog.Agent, erro
 		}
 		if err := json.Unmarshal([]byte(cmd), &a.Command); err != nil {
 			return nil, fmt.Errorf("agent %q command: %w", a.Name, err)
+		}
+		if err := json.Unmarshal([]byte(health), &a.Health); err != nil {
+			return nil, fmt.Errorf("agent %q health check: %w", a.Name, err)
+		}
+		if a.UnhealthyGrace, err = time.ParseDuration(grace); err != nil {
+			return nil, fmt.Errorf("agent %q unhealthy grace: %w", a.Name, err)
 		}
 		if a.CreatedAt, err = parseTime("agent "+a.Name+" created_at", created); err != nil {
 			return nil, err
@@ -261,7 +271,7 @@ func agents(ctx context.Context, q querier, only string) ([]watchdog.Agent, erro
 
 // Observations implements watchdog.Registry.
 func (d *DB) Observations(ctx context.Context) (map[string]watchdog.Observation, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT container, agent, instance, state, since, detail FROM observations`)
+	rows, err := d.db.QueryContext(ctx, `SELECT container, agent, instance, state, since, detail, health, health_since FROM observations`)
 	if err != nil {
 		return nil, fmt.Errorf("read observations: %w", err)
 	}
@@ -269,11 +279,14 @@ func (d *DB) Observations(ctx context.Context) (map[string]watchdog.Observation,
 	out := map[string]watchdog.Observation{}
 	for rows.Next() {
 		var o watchdog.Observation
-		var since string
-		if err := rows.Scan(&o.Container, &o.Agent, &o.Instance, &o.State, &since, &o.Detail); err != nil {
+		var since, healthSince string
+		if err := rows.Scan(&o.Container, &o.Agent, &o.Instance, &o.State, &since, &o.Detail, &o.Health, &healthSince); err != nil {
 			return nil, fmt.Errorf("read observations: %w", err)
 		}
 		if o.Since, err = parseTime("observation of "+o.Container+" since", since); err != nil {
+			return nil, err
+		}
+		if o.HealthSince, err = parseOptionalTime("observation of "+o.Container+" health_since", healthSince); err != nil {
 			return nil, err
 		}
 		out[o.Container] = o
@@ -285,10 +298,12 @@ func (d *DB) Observations(ctx context.Context) (map[string]watchdog.Observation,
 func (d *DB) Observe(ctx context.Context, o watchdog.Observation, evs ...*watchdog.Event) error {
 	return d.tx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx,
-			`INSERT INTO observations (container, agent, instance, state, since, detail) VALUES (?, ?, ?, ?, ?, ?)
+			`INSERT INTO observations (container, agent, instance, state, since, detail, health, health_since) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 			 ON CONFLICT (container) DO UPDATE SET agent = excluded.agent, instance = excluded.instance,
-			 state = excluded.state, since = excluded.since, detail = excluded.detail`,
-			o.Container, o.Agent, o.Instance, string(o.State), o.Since.UTC().Format(timeFormat), o.Detail); err != nil {
+			 state = excluded.state, since = excluded.since, detail = excluded.detail,
+			 health = excluded.health, health_since = excluded.health_since`,
+			o.Container, o.Agent, o.Instance, string(o.State), o.Since.UTC().Format(timeFormat), o.Detail,
+			string(o.Health), formatOptionalTime(o.HealthSince)); err != nil {
 			return fmt.Errorf("store observation of %s: %w", o.Container, err)
 		}
 		for _, e := range evs {
@@ -410,6 +425,22 @@ func (d *DB) Events(ctx context.Context, since int64, limit int) ([]watchdog.Eve
 		out = append(out, e)
 	}
 	return out, rows.Err()
+}
+
+// formatOptionalTime stores a time that may be zero as "".
+func formatOptionalTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(timeFormat)
+}
+
+// parseOptionalTime reads what formatOptionalTime stored.
+func parseOptionalTime(what, s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	return parseTime(what, s)
 }
 
 // parseTime reads a stored time; a bad one is an error naming where it

@@ -50,32 +50,32 @@ func (r TickReport) Summary() string {
 	return s
 }
 
-// HealthStatus is the loop's health as /healthz names it.
-type HealthStatus string
+// LivenessStatus is the loop's health as /healthz names it.
+type LivenessStatus string
 
 const (
-	HealthOK HealthStatus = "ok"
-	// HealthDegraded: the loop is alive but could not look at docker.
-	HealthDegraded HealthStatus = "degraded"
-	// HealthUnhealthy: no tick has completed recently; the loop is stuck.
-	HealthUnhealthy HealthStatus = "unhealthy"
+	LivenessOK LivenessStatus = "ok"
+	// LivenessDegraded: the loop is alive but could not look at docker.
+	LivenessDegraded LivenessStatus = "degraded"
+	// LivenessStuck: no tick has completed recently; the loop is stuck.
+	LivenessStuck LivenessStatus = "unhealthy"
 )
 
-// Verdict of Healthy: the status, why, and when a tick last completed.
-type HealthVerdict struct {
-	Status        HealthStatus
+// LivenessVerdict is what Healthy says: the status, why, and when a tick last completed.
+type LivenessVerdict struct {
+	Status        LivenessStatus
 	Reason        string
 	LastCompleted time.Time
 }
 
 // Alive says a supervisor should leave the process running.
-func (v HealthVerdict) Alive() bool { return v.Status != HealthUnhealthy }
+func (v LivenessVerdict) Alive() bool { return v.Status != LivenessStuck }
 
-// Health remembers what the loop last did, for STATUS=, /healthz and
+// Liveness remembers what the loop last did, for STATUS=, /healthz and
 // /state. A tick skipped because docker is unreachable counts as completed:
 // the loop is alive and restarting it would not help. A tick that could not
 // read the registry does not.
-type Health struct {
+type Liveness struct {
 	// Interval is the time between ticks; two of them without a completed
 	// tick make the loop unhealthy.
 	Interval time.Duration
@@ -89,7 +89,7 @@ type Health struct {
 
 // Record takes a finished tick at now and says whether the loop proved
 // itself alive (the systemd watchdog may be pinged).
-func (h *Health) Record(rep TickReport, err error, now time.Time) (alive bool) {
+func (h *Liveness) Record(rep TickReport, err error, now time.Time) (alive bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.last, h.ticked = rep, true
@@ -111,36 +111,34 @@ func (h *Health) Record(rep TickReport, err error, now time.Time) (alive bool) {
 	return alive
 }
 
-func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
-
 // Last returns the last tick's report; ok is false before the first.
-func (h *Health) Last() (rep TickReport, ok bool) {
+func (h *Liveness) Last() (rep TickReport, ok bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.last, h.ticked
 }
 
 // Healthy judges the loop at now.
-func (h *Health) Healthy(now time.Time) HealthVerdict {
+func (h *Liveness) Healthy(now time.Time) LivenessVerdict {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	v := HealthVerdict{LastCompleted: h.lastCompleted}
+	v := LivenessVerdict{LastCompleted: h.lastCompleted}
 	switch age := now.Sub(h.lastCompleted); {
 	case h.lastCompleted.IsZero():
-		v.Status, v.Reason = HealthUnhealthy, "no tick has completed yet"
+		v.Status, v.Reason = LivenessStuck, "no tick has completed yet"
 	case age > 2*h.Interval:
-		v.Status, v.Reason = HealthUnhealthy, fmt.Sprintf("last completed tick was %s ago, more than two intervals (%s)", age.Round(time.Millisecond), 2*h.Interval)
+		v.Status, v.Reason = LivenessStuck, fmt.Sprintf("last completed tick was %s ago, more than two intervals (%s)", age.Round(time.Millisecond), 2*h.Interval)
 	case h.last.Result == TickSkipped:
-		v.Status, v.Reason = HealthDegraded, h.last.Error
+		v.Status, v.Reason = LivenessDegraded, h.last.Error
 	default:
-		v.Status = HealthOK
+		v.Status = LivenessOK
 	}
 	return v
 }
 
 // Status is the one-line STATUS= text: counts by state and the last
 // problem, or why the last tick was skipped.
-func (h *Health) Status() string {
+func (h *Liveness) Status() string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	var s string
