@@ -90,7 +90,12 @@ func (r *Runner) Stream(ctx context.Context, onLine func([]byte), program string
 func (r *Runner) command(ctx context.Context, program string, args []string) *osexec.Cmd {
 	cmd := osexec.CommandContext(ctx, program, args...)
 	// Own process group, so the kill reaches whatever the CLI spawned.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Pdeathsig: a caller killed outright (SIGKILL, a crash) must not leave
+	// its calls behind; a `docker events` would stream forever, a `docker
+	// run` would race the next daemon's repair. (The kernel ties it to the
+	// forking thread; Go only ends threads of goroutines that exit while
+	// locked to them, which nothing here does.)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.Cancel = func() error {
 		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	}

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"os"
+	osexec "os/exec"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -121,4 +124,64 @@ func TestStreamStopsOnCancel(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Stream did not return after cancel")
 	}
+}
+
+// TestChildDiesWithCaller: a caller killed by SIGKILL takes its calls with
+// it. The caller is this test binary run again as a helper (below); its
+// stream's child writes its pid, the helper is killed, the child must go.
+func TestChildDiesWithCaller(t *testing.T) {
+	pidFile := t.TempDir() + "/child"
+	helper := osexec.Command(os.Args[0], "-test.run=^TestHelperCaller$")
+	helper.Env = append(os.Environ(), "CW_EXEC_HELPER_PIDFILE="+pidFile)
+	if err := helper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var pid string
+	deadline := time.Now().Add(10 * time.Second)
+	for pid == "" {
+		if b, err := os.ReadFile(pidFile); err == nil && strings.HasSuffix(string(b), "\n") {
+			pid = strings.TrimSpace(string(b))
+		}
+		if time.Now().After(deadline) {
+			_ = helper.Process.Kill()
+			t.Fatal("the helper's child never wrote its pid")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := helper.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = helper.Wait()
+	deadline = time.Now().Add(5 * time.Second)
+	for {
+		st, err := os.ReadFile("/proc/" + pid + "/stat")
+		if err != nil || strings.Contains(string(st), ") Z ") {
+			return
+		}
+		if time.Now().After(deadline) {
+			_ = syscall.Kill(mustAtoi(t, pid), syscall.SIGKILL)
+			t.Fatalf("child %s outlived its caller by 5s: %s", pid, st)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestHelperCaller is the caller TestChildDiesWithCaller kills: it streams
+// from a child that writes its pid and sleeps (Run and Stream start their
+// children alike). It does nothing when not run as that helper.
+func TestHelperCaller(t *testing.T) {
+	pidFile := os.Getenv("CW_EXEC_HELPER_PIDFILE")
+	if pidFile == "" {
+		return
+	}
+	_, _ = New(0).Stream(context.Background(), func([]byte) {}, "sh", "-c", "echo $$ > "+pidFile+".tmp; mv "+pidFile+".tmp "+pidFile+"; exec sleep 60")
+	t.Fatal("the stream ended before the helper was killed")
+}
+
+func mustAtoi(t *testing.T, s string) int {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
