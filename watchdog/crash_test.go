@@ -229,3 +229,40 @@ func TestRestartFinishesARecreationCutOffAfterCreate(t *testing.T) {
 		t.Errorf("calls %q: want one rm of the created container, one run", e.fake.runner.Calls())
 	}
 }
+
+func TestRestartFindsItsCutOffRecreationDoneDuringTheRepair(t *testing.T) {
+	a := agent("aa")
+	e := newTickEnv(t, a)
+	e.tick()
+	name := cname("aa", "default")
+	// The daemon reported aa missing and was killed during its docker run,
+	// which went on to create the container after the next daemon listed.
+	o := watchdog.Observation{Container: name, Agent: "aa", Instance: "default", State: watchdog.StateMissing, Since: e.clock.Now()}
+	if err := e.db.Observe(e.ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.db.Intend(e.ctx, name, e.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	e.fake.remove(name)
+	e.fake.setHook(func(args []string) {
+		if isGet(args) && e.fake.get(name) == nil {
+			e.fake.put(name, "running", managedLabels(a, "default"))
+		}
+	})
+	e.restart()
+	// No failure: the repair found the container up to date and ours.
+	_, evs := e.tick()
+	wantEvents(t, evs)
+	wantNoCalls(t, e.fake, "run", "rm")
+	e.fake.setHook(nil)
+	// The next look reports the recreation the killed daemon started.
+	_, evs = e.tick()
+	wantEvents(t, evs, "container_recreated "+name)
+	if !strings.Contains(evs[0].Detail, "its own recreation had started") {
+		t.Errorf("detail %q", evs[0].Detail)
+	}
+	if in, err := e.db.Intents(e.ctx); err != nil || len(in) != 0 {
+		t.Errorf("intents %v, %v: want the outcome to clear it", in, err)
+	}
+}

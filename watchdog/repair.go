@@ -212,12 +212,14 @@ func (w *Watcher) NextWake() time.Time { w.setup(); return w.repairs.nextWake() 
 
 // startRepair recreates a missing container on the repair pool unless one
 // is under way or pacing holds it back; it never waits for the repair. It
-// reports whether a repair started.
-func (w *Watcher) startRepair(ctx context.Context, obs Observation) bool {
+// reports whether a repair started. inherited says the tick found an
+// intent a stopped daemon left (its recreation started, its outcome never
+// recorded).
+func (w *Watcher) startRepair(ctx context.Context, obs Observation, inherited bool) bool {
 	if !w.repairs.begin(obs.Container, w.Clock.Now()) {
 		return false
 	}
-	w.spawn(ctx, obs.Container, func() bool { return w.repair(ctx, obs) })
+	w.spawn(ctx, obs.Container, func() bool { return w.repair(ctx, obs, inherited) })
 	return true
 }
 
@@ -290,9 +292,9 @@ func (w *Watcher) restart(ctx context.Context, obs Observation) (failed bool) {
 
 // repair recreates one container and reports how it went. A failure
 // already reported with the same docker error is not reported again. It
-// returns true when it failed, so the loop looks again (pacing has a
-// retry to time).
-func (w *Watcher) repair(ctx context.Context, obs Observation) (failed bool) {
+// returns true when the loop should look again: it failed (pacing has a
+// retry to time), or someone else's container stands there now.
+func (w *Watcher) repair(ctx context.Context, obs Observation, inherited bool) (again bool) {
 	// Re-read the registry: an agent removed since the tick began must not
 	// get its container back.
 	if w.heldNow(ctx, obs.Container) {
@@ -318,6 +320,17 @@ func (w *Watcher) repair(ctx context.Context, obs Observation) (failed bool) {
 		obs.State, obs.Since, obs.Detail = StateRunning, w.Clock.Now(), ""
 		w.record(ctx, nil, obs, w.event(obs, EventRecreated, string(out)))
 		return false
+	case err == nil && out == OutcomeUnchanged:
+		// Up to date and ours, created since the listing: by an operator's
+		// reconcile, or by the docker run of a daemon killed before it
+		// recorded the outcome. Nothing failed: the next tick reports it
+		// as docker lists it. This repair's intent goes (storing the
+		// observation as it was clears it) unless a stopped daemon's was
+		// there first: then that recreation is what the tick reports.
+		if !inherited {
+			w.record(ctx, nil, obs)
+		}
+		return true
 	case err == nil:
 		// Someone else acted between the listing and the repair: say so
 		// rather than claim a recreation that did not happen.

@@ -235,7 +235,7 @@ func (w *Watcher) judge(ctx context.Context, rep *TickReport, l Look) InstanceSt
 	if v.Wake {
 		w.Wake()
 	}
-	if v.Repair && w.startRepair(ctx, v.Obs) {
+	if v.Repair && w.startRepair(ctx, v.Obs, l.Intent) {
 		rep.Repairs++
 	}
 	if v.Restart {
