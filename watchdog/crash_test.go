@@ -266,3 +266,60 @@ func TestRestartFindsItsCutOffRecreationDoneDuringTheRepair(t *testing.T) {
 		t.Errorf("intents %v, %v: want the outcome to clear it", in, err)
 	}
 }
+
+func TestRepairLosingTheNameToALateCreateFinishesIt(t *testing.T) {
+	a := agent("aa")
+	e := newTickEnv(t, a)
+	e.tick()
+	name := cname("aa", "default")
+	e.fake.remove(name)
+	// A killed daemon's docker create lands between this repair's look-up
+	// and its docker run: the run is refused, the name is taken by a
+	// container never started.
+	landed := false
+	e.fake.setHook(func(args []string) {
+		if args[0] == "run" && !landed {
+			landed = true
+			e.fake.put(name, "created", managedLabels(a, "default"))
+		}
+	})
+	_, evs := e.tick()
+	e.fake.setHook(nil)
+	wantEvents(t, evs, "container_missing "+name, "container_recreated "+name)
+	if c := e.fake.get(name); c == nil || c.State != "running" {
+		t.Fatalf("container %+v, want it replaced and running", c)
+	}
+	if n := len(e.fake.calls("run")); n != 2 {
+		t.Errorf("%d docker runs, want the refused one and the one after the late container's removal", n)
+	}
+}
+
+func TestCreatedContainerLeftByAFailedRecreationIsReplaced(t *testing.T) {
+	a := agent("aa")
+	e := newTickEnv(t, a)
+	e.tick()
+	name := cname("aa", "default")
+	e.fake.remove(name)
+	// The recreation fails after docker's create (its start timed out):
+	// reported, its intent cleared with the report, the container left
+	// created, which no restart policy will ever start.
+	e.fake.setHook(func(args []string) {
+		if args[0] == "run" {
+			e.fake.put(name, "created", managedLabels(a, "default"))
+			e.fake.setFailFor(name, "docker: Error response from daemon: start timed out")
+		}
+	})
+	_, evs := e.tick()
+	e.fake.setHook(nil)
+	e.fake.setFailFor(name, "")
+	wantEvents(t, evs, "container_missing "+name, "container_recreate_failed "+name)
+	if c := e.fake.get(name); c == nil || c.State != "created" {
+		t.Fatalf("container %+v, want it left created", c)
+	}
+	// The next look replaces it rather than call it stopped.
+	_, evs = e.tickAfter(time.Hour) // past the pacing of the failed attempt
+	wantEvents(t, evs, "container_recreated "+name)
+	if c := e.fake.get(name); c == nil || c.State != "running" {
+		t.Fatalf("container %+v, want it replaced and running", c)
+	}
+}

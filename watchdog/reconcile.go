@@ -97,8 +97,19 @@ func (r *Reconciler) Converge(ctx context.Context, agents []Agent, names []strin
 }
 
 // Repair reconciles one container the tick saw missing, after looking at
-// docker afresh: the snapshot may be stale by the time a repair runs.
+// docker afresh: the snapshot may be stale by the time a repair runs. A
+// name taken between that look and the docker run (the create of a
+// daemon killed during its own run landing late, an operator's reconcile)
+// gets one more look: what stands there is judged like any other.
 func (r *Reconciler) Repair(ctx context.Context, agents []Agent, name string) (Outcome, error) {
+	out, err := r.repairOnce(ctx, agents, name)
+	if errors.Is(err, ErrNameInUse) {
+		out, err = r.repairOnce(ctx, agents, name)
+	}
+	return out, err
+}
+
+func (r *Reconciler) repairOnce(ctx context.Context, agents []Agent, name string) (Outcome, error) {
 	c, err := r.Docker.Get(ctx, name)
 	if err != nil {
 		return OutcomeFailed, fmt.Errorf("look up %s: %w", name, err)

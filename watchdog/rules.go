@@ -161,12 +161,20 @@ func judgeRunning(l Look, unchanged bool, v *Verdict) {
 
 func judgeStopped(l Look, unchanged bool, v *Verdict) {
 	switch {
-	case l.Intent && l.Docker.State == "created":
-		// The watchdog's own recreation was cut off between docker's
-		// create and start: no restart policy starts a container never
-		// started. Finish the repair; its outcome is the report.
-		v.Obs = l.Prev
+	case l.Docker.State == "created" && (l.Intent || l.Docker.Managed):
+		// A recreation cut off between docker's create and start: the
+		// watchdog's own (killed, or its docker run timed out) or
+		// another's. No restart policy starts a container never started,
+		// so finish the repair; its outcome is the report. One already
+		// reported missing is not reported again; another is reported
+		// stopped first (once).
 		v.Repair = true
+		switch {
+		case l.Prev.State == StateMissing:
+			v.Obs = l.Prev
+		case !unchanged:
+			v.report(l, EventStopped, stoppedDetail(l.Docker))
+		}
 	case l.Docker.State == "removing" && recentLoss(l.Evidence, l.Now):
 		// docker rm under way: not a stop for the restart policy. The
 		// destroy that follows makes it missing, and that report gets the

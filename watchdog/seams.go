@@ -5,8 +5,13 @@ package watchdog
 
 import (
 	"context"
+	"errors"
 	"time"
 )
+
+// ErrNameInUse is what Docker.Run's error wraps when the container's name
+// is taken: someone created it since the caller last looked.
+var ErrNameInUse = errors.New("container name in use")
 
 // Docker is the container engine as the domain needs it. Errors from a
 // command docker ran and refused carry docker's stderr as their message.
@@ -15,6 +20,8 @@ type Docker interface {
 	List(ctx context.Context, prefix string) ([]Container, error)
 	// Get returns the container with exactly this name, or nil when there is none.
 	Get(ctx context.Context, name string) (*Container, error)
+	// Run creates and starts a container; its error wraps ErrNameInUse when
+	// the name is taken.
 	Run(ctx context.Context, spec RunSpec) error
 	// Remove force-removes a container; removing one that is gone is not an error.
 	Remove(ctx context.Context, name string) error

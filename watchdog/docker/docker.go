@@ -113,8 +113,19 @@ func RunArgs(spec watchdog.RunSpec) []string {
 // Run implements watchdog.Docker.
 func (c *Client) Run(ctx context.Context, spec watchdog.RunSpec) error {
 	_, err := c.run(ctx, RunArgs(spec)...)
+	if e, ok := err.(*Error); ok && strings.Contains(e.Stderr, "is already in use") {
+		return nameInUse{e} // docker's "Conflict. The container name ... is already in use"
+	}
 	return err
 }
+
+// nameInUse is docker refusing a taken name: docker's own message, and
+// errors.Is(err, watchdog.ErrNameInUse).
+type nameInUse struct{ err *Error }
+
+func (e nameInUse) Error() string        { return e.err.Error() }
+func (e nameInUse) Unwrap() error        { return e.err }
+func (e nameInUse) Is(target error) bool { return target == watchdog.ErrNameInUse }
 
 // Remove implements watchdog.Docker.
 func (c *Client) Remove(ctx context.Context, name string) error {

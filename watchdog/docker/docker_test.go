@@ -226,6 +226,22 @@ func TestClientErrors(t *testing.T) {
 	}
 }
 
+func TestClientRunNameInUse(t *testing.T) {
+	ctx := context.Background()
+	conflict := `docker: Error response from daemon: Conflict. The container name "/n" is already in use by container "abc". You have to remove (or rename) that container to be able to reuse that name.`
+	c := &docker.Client{Runner: runner(exec.Result{ExitCode: 125, Stderr: []byte(conflict + "\n")}, nil), Program: "docker"}
+	err := c.Run(ctx, watchdog.RunSpec{Name: "n", Image: "img", Volume: "v", StatePath: "/state"})
+	var de *docker.Error
+	if !errors.Is(err, watchdog.ErrNameInUse) || !errors.As(err, &de) || err.Error() != conflict {
+		t.Errorf("Run = %v, want docker's message, wrapping ErrNameInUse and the *docker.Error", err)
+	}
+	// Any other refusal is not a taken name.
+	c = &docker.Client{Runner: runner(exec.Result{ExitCode: 125, Stderr: []byte("docker: Error response from daemon: pull access denied\n")}, nil), Program: "docker"}
+	if err := c.Run(ctx, watchdog.RunSpec{Name: "n", Image: "img", Volume: "v", StatePath: "/state"}); errors.Is(err, watchdog.ErrNameInUse) {
+		t.Errorf("Run = %v, wrongly a taken name", err)
+	}
+}
+
 // render is the line `docker ps --format` would print for c.
 func render(c watchdog.Container) string {
 	managed := ""
