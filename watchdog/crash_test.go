@@ -22,6 +22,9 @@ import (
 type outage struct {
 	watchdog.Registry
 	down, readOnly atomic.Bool
+	// writes counts write attempts: on a locked registry each one costs
+	// SQLite's busy timeout.
+	writes atomic.Int32
 }
 
 var errFull = errors.New("database or disk is full")
@@ -41,6 +44,7 @@ func (o *outage) Observations(ctx context.Context) (map[string]watchdog.Observat
 }
 
 func (o *outage) Observe(ctx context.Context, obs watchdog.Observation, evs ...*watchdog.Event) error {
+	o.writes.Add(1)
 	if o.down.Load() || o.readOnly.Load() {
 		return errFull
 	}
@@ -55,10 +59,27 @@ func (o *outage) Holds(ctx context.Context) (map[string]watchdog.Hold, error) {
 }
 
 func (o *outage) Intend(ctx context.Context, c string, at time.Time) error {
+	o.writes.Add(1)
 	if o.down.Load() || o.readOnly.Load() {
 		return errFull
 	}
 	return o.Registry.Intend(ctx, c, at)
+}
+
+func (o *outage) Forget(ctx context.Context, c string) error {
+	o.writes.Add(1)
+	if o.down.Load() || o.readOnly.Load() {
+		return errFull
+	}
+	return o.Registry.Forget(ctx, c)
+}
+
+func (o *outage) EndHold(ctx context.Context, h watchdog.Hold) error {
+	o.writes.Add(1)
+	if o.down.Load() || o.readOnly.Load() {
+		return errFull
+	}
+	return o.Registry.EndHold(ctx, h)
 }
 
 func TestRegistryOutageLosesNothing(t *testing.T) {
@@ -321,5 +342,69 @@ func TestCreatedContainerLeftByAFailedRecreationIsReplaced(t *testing.T) {
 	wantEvents(t, evs, "container_recreated "+name)
 	if c := e.fake.get(name); c == nil || c.State != "running" {
 		t.Fatalf("container %+v, want it replaced and running", c)
+	}
+}
+
+// TestLockedRegistryCostsOneWaitATick: on a registry locked past SQLite's
+// busy timeout every write attempt waits that long before it fails, so
+// while writes are held a tick tries once, after judging, and neither
+// the reports nor the repairs (their intents, their outcomes) try at all:
+// the repairs start at once and the tick takes one wait, not one a write.
+func TestLockedRegistryCostsOneWaitATick(t *testing.T) {
+	e := newTickEnv(t, agent("aa"), agent("bb"), agent("cc"))
+	reg := &outage{Registry: e.db}
+	e.w.Registry = reg
+	e.tick()
+	tick := func() {
+		t.Helper()
+		e.clock.Advance(time.Minute)
+		if _, err := e.w.Tick(e.ctx); err != nil {
+			t.Fatal(err)
+		}
+		e.w.Wait()
+	}
+
+	reg.readOnly.Store(true)
+	for _, n := range []string{"aa", "bb", "cc"} {
+		e.fake.remove(cname(n, "default"))
+	}
+	e.fake.runner.Reset()
+	reg.writes.Store(0)
+	tick()
+	if n := reg.writes.Load(); n != 1 {
+		t.Errorf("%d write attempts in the tick that found the registry failing, want 1 (the first report's)", n)
+	}
+	if runs := e.fake.calls("run"); len(runs) != 3 {
+		t.Errorf("ran %q: want three repairs, started at once", runs)
+	}
+	for range 2 {
+		reg.writes.Store(0)
+		tick()
+		if n := reg.writes.Load(); n != 1 {
+			t.Errorf("%d write attempts in a tick while writes are held, want 1 (the retry)", n)
+		}
+	}
+	if evs := e.pub.take(); len(evs) != 0 {
+		t.Errorf("published %v before storing them", summary(evs))
+	}
+
+	reg.readOnly.Store(false)
+	tick()
+	stored, err := e.db.Events(e.ctx, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, n := range []string{"aa", "bb", "cc"} {
+		want = append(want, "container_missing "+cname(n, "default"))
+	}
+	for _, n := range []string{"aa", "bb", "cc"} {
+		want = append(want, "container_recreated "+cname(n, "default"))
+	}
+	sorted := slices.Clone(stored)
+	slices.SortStableFunc(sorted[3:], func(a, b watchdog.Event) int { return strings.Compare(a.Container, b.Container) })
+	wantEvents(t, sorted, want...)
+	if pub := e.pub.take(); !slices.EqualFunc(pub, stored, func(a, b watchdog.Event) bool { return a.ID == b.ID }) {
+		t.Errorf("published %v, want the stored events in id order %v", summary(pub), summary(stored))
 	}
 }

@@ -31,6 +31,9 @@ type ledger struct {
 	// what the next tick must take as the previous state.
 	unsaved map[string]Observation
 	dropped int
+	// failures counts failed write attempts, so a tick can tell whether
+	// one failed since it began.
+	failures int
 	// Why the last reads failed and why writes are held (nil: they did
 	// not, none are).
 	agentsErr, stateErr, writeErr error
@@ -120,11 +123,15 @@ func readSnapshot(ctx context.Context, reg Registry, now time.Time) (snapshot, e
 }
 
 // store queues one observation with its events behind any writes still
-// held, then writes what it can, in order. It returns the events stored
-// now (older held ones first), with their ids, for publishing.
+// held, and returns the events stored now, with their ids, for
+// publishing. While none are held it writes at once. While some are (the
+// registry failed), it only queues: a write attempt on a locked registry
+// costs SQLite's busy timeout, so the tick retries once (flush) rather
+// than every report and repair paying it.
 func (l *ledger) store(ctx context.Context, reg Registry, o Observation, evs []Event) []Event {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	held := len(l.backlog) > 0
 	l.backlog = append(l.backlog, write{obs: o, events: evs})
 	l.unsaved[o.Container] = o
 	if over := len(l.backlog) - l.max; over > 0 {
@@ -133,6 +140,9 @@ func (l *ledger) store(ctx context.Context, reg Registry, o Observation, evs []E
 		for range over {
 			l.pop()
 		}
+	}
+	if held {
+		return nil
 	}
 	return l.flushLocked(ctx, reg)
 }
@@ -144,11 +154,27 @@ func (l *ledger) flush(ctx context.Context, reg Registry) []Event {
 	return l.flushLocked(ctx, reg)
 }
 
+// holding says writes are held: the registry failed and has not taken
+// them yet, so other writes (best effort) had better not wait on it.
+func (l *ledger) holding() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.backlog) > 0
+}
+
+// failed counts the failed write attempts so far.
+func (l *ledger) failed() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.failures
+}
+
 func (l *ledger) flushLocked(ctx context.Context, reg Registry) []Event {
 	var stored []Event
 	for len(l.backlog) > 0 {
 		w := l.backlog[0]
 		if err := l.storeHead(ctx, reg); err != nil {
+			l.failures++
 			if l.writeErr == nil {
 				l.log.Error("registry unwritable: holding events until it is", "container", w.obs.Container, "err", err)
 			}

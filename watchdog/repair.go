@@ -301,8 +301,11 @@ func (w *Watcher) repair(ctx context.Context, obs Observation, inherited bool) (
 		return false
 	}
 	// Best effort: without it, a crash before the outcome is recorded
-	// only loses the word "recreated" after the restart.
-	if err := w.Registry.Intend(ctx, obs.Container, w.Clock.Now()); err != nil {
+	// only loses the word "recreated" after the restart. Not tried while
+	// the registry fails: the repair must not wait on it.
+	if w.ledger.holding() {
+		w.Log.Warn("intent to recreate not recorded: the registry is failing", "container", obs.Container)
+	} else if err := w.Registry.Intend(ctx, obs.Container, w.Clock.Now()); err != nil {
 		w.Log.Warn("record intent to recreate", "container", obs.Container, "err", err)
 	}
 	out, err := OutcomeFailed, error(nil)

@@ -165,8 +165,16 @@ func (w *Watcher) judgeAll(ctx context.Context, rep *TickReport, s survey) map[s
 	w.logMu.Lock()
 	defer w.logMu.Unlock()
 	defer func() { w.publish(rep.Events) }()
-	// Writes held through a registry outage go first, in order.
-	rep.Events = append(rep.Events, w.ledger.flush(ctx, w.Registry)...)
+	// Writes held through a registry outage are retried once a tick, after
+	// the judging, so that a locked registry delays no report and no
+	// repair; the tick's own writes queue behind them, in order. A tick
+	// that found the registry failing already does not wait on it again.
+	failed := w.ledger.failed()
+	defer func() {
+		if w.ledger.failed() == failed {
+			rep.Events = append(rep.Events, w.ledger.flush(ctx, w.Registry)...)
+		}
+	}()
 	policy := make(map[string]Agent, len(s.agents))
 	for _, a := range s.agents {
 		policy[a.Name] = a
@@ -224,7 +232,7 @@ func (w *Watcher) judge(ctx context.Context, rep *TickReport, l Look) InstanceSt
 	if v.Probe {
 		w.addProbe(ctx, &v)
 	}
-	if v.EndHold != nil {
+	if v.EndHold != nil && !w.ledger.holding() { // no wait on a failing registry: the next tick tries again
 		if err := w.Registry.EndHold(ctx, *v.EndHold); err != nil {
 			w.Log.Warn("end expired hold (the next tick tries again)", "container", l.Container, "err", err)
 		}
@@ -270,6 +278,9 @@ func instanceState(l Look, v Verdict) InstanceState {
 func (w *Watcher) forget(ctx context.Context, name string) {
 	w.repairs.forget(name)
 	w.Evidence.Consume(name)
+	if w.ledger.holding() {
+		return // no wait on a failing registry: the next tick forgets it
+	}
 	if err := w.Registry.Forget(ctx, name); err != nil {
 		w.Log.Warn("forget observation (the next tick tries again)", "container", name, "err", err)
 	}
