@@ -71,6 +71,17 @@ func (d *DB) migrate(ctx context.Context) error {
 		return err
 	}
 	sort.Strings(names)
+	// Look before taking the write lock: an up-to-date registry opens
+	// without a write, so the commands that only read (events, status, the
+	// daemon's own start) work on a full disk and while another process
+	// holds the write lock.
+	var current int
+	if err := d.db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&current); err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	if current == len(names) {
+		return nil
+	}
 	return d.tx(ctx, func(tx *sql.Tx) error {
 		var version int
 		if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {

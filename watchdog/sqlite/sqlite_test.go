@@ -110,6 +110,37 @@ func TestOpenRefusesNewerSchema(t *testing.T) {
 	}
 }
 
+// TestOpenWritesNothingWhenUpToDate: opening an up-to-date registry takes
+// no write lock, so the commands that only read work while another
+// process holds it (and on a full disk, where any write fails).
+func TestOpenWritesNothingWhenUpToDate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "registry.db")
+	db := open(t, path)
+	e := watchdog.Event{Type: watchdog.EventStopped, Container: "c"}
+	if err := db.AppendEvent(ctx, &e); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	conn, err := raw(t, path).Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN EXCLUSIVE"); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.ExecContext(ctx, "ROLLBACK")
+	began := time.Now()
+	db, err = sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatalf("Open while another process holds the write lock: %v (after %s)", err, time.Since(began))
+	}
+	defer db.Close()
+	if evs, err := db.Events(ctx, 0, 0); err != nil || len(evs) != 1 {
+		t.Errorf("Events = %v, %v", evs, err)
+	}
+}
+
 func TestAddAgent(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "registry.db")
 	db := open(t, path)
