@@ -164,12 +164,12 @@ func (g *Globals) dbPath() (string, error) {
 	return filepath.Join(base, "container-watchdog", defaultDBName), nil
 }
 
-func (e *env) openRegistry(ctx context.Context) (*sqlite.DB, error) {
+func (e *env) openRegistry(ctx context.Context, opts ...sqlite.Option) (*sqlite.DB, error) {
 	p, err := e.g.dbPath()
 	if err != nil {
 		return nil, err
 	}
-	db, err := sqlite.Open(ctx, p)
+	db, err := sqlite.Open(ctx, p, opts...)
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,14 @@ import (
 	"github.com/container-watchdog/container-watchdog/watchdog/sqlite"
 )
 
+// daemonBusyTimeout bounds how long a daemon's registry write waits for
+// another process's write lock. The CLI's writes take milliseconds; a
+// lock held longer is an outage, which the watchdog rides out holding its
+// events (watchdog's ledger) and retrying once a tick: each retry costs
+// this much of the tick, and the first failure delays that tick's repairs
+// by as much.
+const daemonBusyTimeout = 2 * time.Second
+
 // RunCmd is `run`: the daemon, or one tick with --once.
 type RunCmd struct {
 	Interval time.Duration `default:"60s" placeholder:"DUR" help:"Time between ticks."`
@@ -50,7 +58,7 @@ func (c *RunCmd) Run(ctx context.Context, e *env) error {
 		return err
 	}
 	defer lock.Unlock()
-	db, err := e.openRegistry(ctx)
+	db, err := e.openRegistry(ctx, sqlite.BusyTimeout(daemonBusyTimeout))
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"time"
 
 	sqlite3 "github.com/mattn/go-sqlite3"
@@ -33,9 +34,26 @@ type DB struct {
 	Clock clock.Clock
 }
 
+// DefaultBusyTimeout is how long a write waits for another process's
+// write lock before it fails: the CLI's writes take milliseconds.
+const DefaultBusyTimeout = 10 * time.Second
+
+// Option changes how Open opens the registry.
+type Option func(*options)
+
+type options struct{ busy time.Duration }
+
+// BusyTimeout sets how long each write waits for another process's write
+// lock (default DefaultBusyTimeout).
+func BusyTimeout(d time.Duration) Option { return func(o *options) { o.busy = d } }
+
 // Open opens (creating it and its folder if needed) the registry at path
 // and brings its schema up to date.
-func Open(ctx context.Context, path string) (*DB, error) {
+func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
+	o := options{busy: DefaultBusyTimeout}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if path == "" {
 		return nil, fmt.Errorf("%w registry path: empty", watchdog.ErrInvalid)
 	}
@@ -46,7 +64,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	}
 	q := url.Values{}
 	q.Set("_journal_mode", "WAL")
-	q.Set("_busy_timeout", "10000")
+	q.Set("_busy_timeout", strconv.FormatInt(o.busy.Milliseconds(), 10))
 	q.Set("_foreign_keys", "on")
 	q.Set("_txlock", "immediate")
 	q.Set("_synchronous", "NORMAL")

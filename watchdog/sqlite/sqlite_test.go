@@ -141,6 +141,33 @@ func TestOpenWritesNothingWhenUpToDate(t *testing.T) {
 	}
 }
 
+// TestBusyTimeout: a write on a registry another process holds locked
+// fails after the busy timeout Open was given, not the default's.
+func TestBusyTimeout(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "registry.db")
+	open(t, path).Close()
+	conn, err := raw(t, path).Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN EXCLUSIVE"); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.ExecContext(ctx, "ROLLBACK")
+	db, err := sqlite.Open(ctx, path, sqlite.BusyTimeout(100*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	began := time.Now()
+	e := watchdog.Event{Type: watchdog.EventStopped, Container: "c"}
+	err = db.AppendEvent(ctx, &e)
+	if waited := time.Since(began); err == nil || !strings.Contains(err.Error(), "locked") || waited >= sqlite.DefaultBusyTimeout {
+		t.Errorf("AppendEvent on a locked registry = %v after %s: want it locked, well before the default %s", err, waited, sqlite.DefaultBusyTimeout)
+	}
+}
+
 func TestAddAgent(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "registry.db")
 	db := open(t, path)
