@@ -77,7 +77,7 @@ func (c *RunCmd) wire(e *env, db *sqlite.DB, ln net.Listener, interval time.Dura
 	api := &httpapi.Server{Broker: broker, Events: db, Liveness: d.liveness, Clock: e.clock}
 	w := c.watcher(e, db, watchdog.Publishers{journal.New(e.stderr), broker})
 	lt := newLoopTask(w, interval, c.Settle, e, d.afterTick)
-	d.tasks = []task{newHTTPTask(ln, api.Handler()), readyTask(broker.Run), lt}
+	d.tasks = []task{newHTTPTask(ln, api.Handler(), serverLimits), readyTask(broker.Run), lt}
 	if !c.NoEvents {
 		w.Evidence = watchdog.NewEvidence(16, 10*time.Minute)
 		f := &watchdog.Follower{

@@ -37,9 +37,24 @@ type httpTask struct {
 	ready chan struct{}
 }
 
-func newHTTPTask(ln net.Listener, h http.Handler) *httpTask {
-	// No WriteTimeout: it would cut SSE streams; each stream bounds its own writes.
-	return &httpTask{ln: ln, srv: &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}, ready: make(chan struct{})}
+// httpLimits bound what a client can hold of the server: a connection
+// that sends no request or stops mid-header, one left idle after its
+// request, and the size of a request's header. No WriteTimeout: it would
+// cut SSE streams; each stream bounds its own writes.
+type httpLimits struct {
+	readHeader, idle time.Duration
+	maxHeaderBytes   int
+}
+
+// serverLimits are the daemon's. The API needs small headers (a
+// dashboard's cookies for localhost among them); Go's default of 1 MiB
+// let every abusive request hold a megabyte. Without an idle timeout a
+// keep-alive connection whose client vanished stays forever.
+var serverLimits = httpLimits{readHeader: 5 * time.Second, idle: 30 * time.Second, maxHeaderBytes: 64 << 10}
+
+func newHTTPTask(ln net.Listener, h http.Handler, lim httpLimits) *httpTask {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: lim.readHeader, IdleTimeout: lim.idle, MaxHeaderBytes: lim.maxHeaderBytes}
+	return &httpTask{ln: ln, srv: srv, ready: make(chan struct{})}
 }
 
 func (t *httpTask) Ready() <-chan struct{} { return t.ready }
