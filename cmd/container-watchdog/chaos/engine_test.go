@@ -1,0 +1,172 @@
+package chaos
+
+// A docker engine of the suite's own, to restart at will: dockerd in a
+// network namespace of its own (never the host's: a dockerd there once
+// deleted the machine's docker0 bridge), with its data, exec root,
+// socket and cgroup parent under names of this run. The machine's own
+// engine is never stopped, restarted or reconfigured.
+
+import (
+	"bufio"
+	"context"
+	"os"
+	osexec "os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// privateEngine is one dockerd of the suite's own.
+type privateEngine struct {
+	w      *world
+	dir    string
+	host   string // DOCKER_HOST=unix://<dir>/docker.sock
+	cgroup string // --cgroup-parent, a name of this run
+	cmd    *osexec.Cmd
+	done   chan struct{}
+}
+
+func newPrivateEngine(t *testing.T, w *world, tag string) *privateEngine {
+	if _, err := osexec.LookPath("fuse-overlayfs"); err != nil {
+		need(t, "fuse-overlayfs is not installed (scripts/ci-setup.sh installs it)")
+	}
+	dir, err := os.MkdirTemp("", "cwc-engine-") // short: the socket's path has 108 bytes
+	must(t, err)
+	p := &privateEngine{w: w, dir: dir, host: "DOCKER_HOST=unix://" + filepath.Join(dir, "docker.sock"),
+		cgroup: strings.TrimSuffix(w.root, "-") + tag}
+	// Only the storage driver: the machine's daemon.json sets a data root,
+	// which would clash with --data-root.
+	must(t, os.WriteFile(filepath.Join(dir, "daemon.json"), []byte(`{"storage-driver": "fuse-overlayfs"}`), 0o600))
+	t.Cleanup(func() { p.remove(t) })
+	return p
+}
+
+// env is what a docker CLI needs to talk to this engine.
+func (p *privateEngine) env() []string { return []string{p.host} }
+
+// start starts dockerd and returns when it answers, with how long that took.
+func (p *privateEngine) start(t *testing.T) time.Duration {
+	t.Helper()
+	logf, err := os.OpenFile(filepath.Join(p.dir, "dockerd.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	must(t, err)
+	defer logf.Close()
+	script := `ip link set lo up && exec dockerd --config-file "$1/daemon.json" --host "unix://$1/docker.sock" ` +
+		`--data-root "$1/root" --exec-root "$1/exec" --pidfile "$1/docker.pid" --iptables=false --cgroup-parent "/$2"`
+	p.cmd = osexec.Command("unshare", "--net", "--fork", "--kill-child", "sh", "-c", script, "sh", p.dir, p.cgroup)
+	p.cmd.Env = p.w.env
+	p.cmd.Stdout, p.cmd.Stderr = logf, logf
+	began := time.Now()
+	must(t, p.cmd.Start())
+	p.done = make(chan struct{})
+	go func(cmd *osexec.Cmd, done chan struct{}) { _ = cmd.Wait(); close(done) }(p.cmd, p.done)
+	deadline := time.Now().Add(time.Minute)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_, err := p.w.runEnv(ctx, p.env(), "version", "--format", "{{.Server.Version}}")
+		cancel()
+		if err == nil {
+			return time.Since(began)
+		}
+		select {
+		case <-p.done:
+			t.Fatalf("private dockerd exited: %v\n%s", p.cmd.ProcessState, p.logTail())
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("private dockerd did not answer within a minute: %v\n%s", err, p.logTail())
+		}
+	}
+}
+
+// stop stops dockerd by its pid (SIGTERM: it stops its containers, as on
+// a host shutdown or an engine upgrade) and waits until it is gone.
+func (p *privateEngine) stop(t *testing.T) {
+	t.Helper()
+	if p.cmd == nil {
+		return
+	}
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	if b, err := os.ReadFile(filepath.Join(p.dir, "docker.pid")); err == nil {
+		if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 0 {
+			_ = syscall.Kill(pid, syscall.SIGTERM)
+		}
+	}
+	select {
+	case <-p.done:
+	case <-time.After(time.Minute):
+		t.Errorf("private dockerd did not stop within a minute of SIGTERM; killing its unshare (pid %d), which kills it", p.cmd.Process.Pid)
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+func (p *privateEngine) logTail() string {
+	b, _ := os.ReadFile(filepath.Join(p.dir, "dockerd.log"))
+	return tail(string(b), 20)
+}
+
+// remove removes the engine's containers, stops it, and leaves nothing
+// behind: no mount under its folder, no cgroup of its parent, no folder.
+func (p *privateEngine) remove(t *testing.T) {
+	if p.cmd != nil {
+		select {
+		case <-p.done:
+		default:
+			p.w.removeAll(t, "", p.env())
+			p.stop(t)
+		}
+	}
+	for _, m := range mountsUnder(p.dir) {
+		if err := syscall.Unmount(m, syscall.MNT_DETACH); err != nil {
+			t.Errorf("unmount %s: %v", m, err)
+		}
+	}
+	cgroups, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", p.cgroup))
+	if own, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", p.cgroup)); len(own) > 0 {
+		cgroups = append(cgroups, own...)
+	}
+	for _, cg := range cgroups {
+		removeCgroup(t, cg)
+	}
+	if err := os.RemoveAll(p.dir); err != nil {
+		t.Errorf("remove the private engine's folder: %v", err)
+	}
+}
+
+// mountsUnder lists the mount points at or below dir, deepest first.
+func mountsUnder(dir string) []string {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) > 4 && (fields[4] == dir || strings.HasPrefix(fields[4], dir+"/")) {
+			out = append([]string{fields[4]}, out...)
+		}
+	}
+	return out
+}
+
+// removeCgroup removes a cgroup folder, its children first.
+func removeCgroup(t *testing.T, dir string) {
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if e.IsDir() {
+			removeCgroup(t, filepath.Join(dir, e.Name()))
+		}
+	}
+	if err := syscall.Rmdir(dir); err != nil && !os.IsNotExist(err) {
+		t.Errorf("remove cgroup %s: %v", dir, err)
+	}
+}
