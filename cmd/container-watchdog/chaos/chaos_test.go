@@ -21,8 +21,11 @@ import (
 //
 // Sizes come from the environment, the numbers by default:
 // CW_CHAOS_ROUNDS (100) and CW_CHAOS_INSTANCES (20) for the crash loop,
-// CW_CHAOS_ENGINE_RESTARTS (10), CW_CHAOS_SSE_CLIENTS (1000),
-// CW_CHAOS_HALF_OPEN (300); CW_CHAOS_SEED replays a run's random choices.
+// CW_CHAOS_ENGINE_RESTARTS (10), CW_CHAOS_SLOW_SECONDS (60) of hangs,
+// CW_CHAOS_SSE_CLIENTS (1000), CW_CHAOS_HALF_OPEN (300). CW_CHAOS_SEED
+// replays a run's random choices (the timing still differs),
+// CW_CHAOS_ONLY=a,b runs only those scenarios, CW_CHAOS_DEBUG=1 logs each
+// crash-loop round's timing.
 func TestChaos(t *testing.T) {
 	w := newWorld(t)
 	seed := uint64(time.Now().UnixNano())
@@ -33,29 +36,40 @@ func TestChaos(t *testing.T) {
 	}
 	t.Logf("docker %s, image %s, prefix %s, seed %d (CW_CHAOS_SEED replays it)", w.docker, w.image, w.root, seed)
 	figs := &figures{}
-	scenarios := []struct {
-		name string
-		run  func(*testing.T, *scenario)
+	type scenarioFunc func(*testing.T, *scenario)
+	// Two lanes run side by side: the crash loop, the longest, on the
+	// machine's engine; and the rest, one after another (their figures
+	// include timings, and the HTTP ratio's baseline is measured in the
+	// same lane, right before the abuse).
+	lanes := []struct {
+		name      string
+		scenarios []string
 	}{
-		{"lock", testLock},
-		{"registry_full", testRegistryFull},
-		{"registry_locked", testRegistryLocked},
-		{"docker_slow", testDockerSlow},
-		{"http_abuse", testHTTPAbuse},
-		{"engine_restarts", testEngineRestarts},
-		{"crash_loop", testCrashLoop},
+		{"crash", []string{"crash_loop"}},
+		{"faults", []string{"lock", "registry_full", "registry_locked", "docker_slow", "http_abuse", "engine_restarts"}},
+	}
+	funcs := map[string]scenarioFunc{
+		"crash_loop": testCrashLoop, "lock": testLock, "registry_full": testRegistryFull, "registry_locked": testRegistryLocked,
+		"docker_slow": testDockerSlow, "http_abuse": testHTTPAbuse, "engine_restarts": testEngineRestarts,
 	}
 	only := os.Getenv("CW_CHAOS_ONLY") // a comma-separated subset, while developing
-	for i, sc := range scenarios {
-		if only != "" && !strings.Contains(","+only+",", ","+sc.name+",") {
-			continue
+	t.Run("lanes", func(t *testing.T) {
+		for i, lane := range lanes {
+			t.Run(lane.name, func(t *testing.T) {
+				t.Parallel()
+				for j, name := range lane.scenarios {
+					if only != "" && !strings.Contains(","+only+",", ","+name+",") {
+						continue
+					}
+					t.Run(name, func(t *testing.T) {
+						began := time.Now()
+						funcs[name](t, w.scenario(t, name, rand.New(rand.NewPCG(seed, uint64(10*i+j))), figs))
+						figs.wall(name, time.Since(began))
+					})
+				}
+			})
 		}
-		t.Run(sc.name, func(t *testing.T) {
-			began := time.Now()
-			sc.run(t, w.scenario(t, sc.name, rand.New(rand.NewPCG(seed, uint64(i))), figs))
-			figs.wall(sc.name, time.Since(began))
-		})
-	}
+	})
 	table := figs.markdown()
 	t.Logf("figures:\n%s", table)
 	if p := os.Getenv("CW_CHAOS_FIGURES"); p != "" {

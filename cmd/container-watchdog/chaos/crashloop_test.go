@@ -8,6 +8,7 @@ package chaos
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -63,17 +64,29 @@ func testCrashLoop(t *testing.T, s *scenario) {
 
 // round is one round: faults, a kill at a chosen point, a restart, checks.
 func (c *crashLoop) round(t *testing.T, round int) {
+	var marks []time.Duration
+	began := time.Now()
+	mark := func() { marks = append(marks, time.Since(began).Round(time.Millisecond)) }
 	_, from := c.wr.calls(t, 0)
 	removed := c.faults(t)
+	mark()
 	phase := c.pickPhase(removed)
 	c.killAt(t, phase, from)
+	mark()
 	if c.rng.IntN(3) == 0 {
 		c.faults1(t) // something happens while no watchdog runs
 	}
 	c.restart(t)
+	mark()
 	c.firstTick(t)
+	mark()
 	c.settle(t)
+	mark()
 	c.checkStuck(t, c.d.pid)
+	mark()
+	if os.Getenv("CW_CHAOS_DEBUG") != "" {
+		t.Logf("round %d: faults, kill, restart, first tick, at rest, checked at %v", round+1, marks)
+	}
 	if round%10 == 9 {
 		t.Logf("round %d: %d events, kills %s", round+1, len(c.truth.known), c.killText())
 	}
@@ -157,7 +170,7 @@ func (c *crashLoop) pickPhase(removed int) string {
 
 // killAt waits for the phase's mark in the wrapper's call log (read from
 // offset from), waits a random bit more, and SIGKILLs the daemon; without
-// the mark within 3 s it kills anyway. It counts what was under way.
+// the mark within 2 s it kills anyway. It counts what was under way.
 func (c *crashLoop) killAt(t *testing.T, phase string, from int64) {
 	var extra time.Duration
 	switch phase {
@@ -168,9 +181,9 @@ func (c *crashLoop) killAt(t *testing.T, phase string, from int64) {
 	case "after-run":
 		extra = time.Duration(c.rng.IntN(5)) * time.Millisecond
 	case "anywhere":
-		extra = time.Duration(c.rng.IntN(1500)) * time.Millisecond
+		extra = time.Duration(c.rng.IntN(1000)) * time.Millisecond
 	}
-	deadline := time.Now().Add(3 * time.Second)
+	deadline := time.Now().Add(2 * time.Second)
 	for phase != "anywhere" && time.Now().Before(deadline) && !c.marked(t, phase, from) {
 		time.Sleep(2 * time.Millisecond)
 	}
