@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Brings a fresh machine to where the whole test suite can run: a docker
-# engine that answers, staticcheck, and the systemd/journald binaries the
-# real-component tests use. Safe to run again: it only adds what is missing.
+# engine that answers, staticcheck, the systemd/journald binaries the
+# real-component tests use, and what the chaos suite's private dockerd
+# needs. Safe to run again: it only adds what is missing.
 # A dockerd it starts writes its pid to $CW_DOCKERD_PIDFILE (for the caller
 # to stop) and its log next to it.
 set -euo pipefail
@@ -25,6 +26,12 @@ need_pkg nsenter util-linux
 need_pkg journalctl systemd
 need_pkg systemd-socket-activate systemd
 [ -x /lib/systemd/systemd-journald ] || need_pkg /lib/systemd/systemd-journald systemd
+# The chaos suite (cmd/container-watchdog/chaos) restarts a dockerd of its
+# own, in a network namespace of its own, on fuse-overlayfs; it never
+# touches the machine's engine.
+need_pkg dockerd docker.io
+need_pkg ip iproute2
+need_pkg fuse-overlayfs fuse-overlayfs
 
 if ! command -v staticcheck >/dev/null 2>&1; then
 	go install honnef.co/go/tools/cmd/staticcheck@v0.8.2 # release 2026.2.2; the proxy serves only the module version
