@@ -123,6 +123,7 @@ func setState(st *state, ct *Container, to string, exit int) {
 	ct.State, ct.ExitCode = to, exit
 	if to == "running" && !isUp(from) {
 		ct.OOMKilled = false // as docker resets it on start
+		startHealth(ct)
 	}
 	switch {
 	case from == to:
