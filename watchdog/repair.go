@@ -18,9 +18,9 @@ type Backoff struct {
 	Burst               int
 }
 
-// DefaultBackoff: the first at once, then 10 s doubling to 5 min, within
-// 10 min.
-var DefaultBackoff = Backoff{Initial: 10 * time.Second, Max: 5 * time.Minute, Reset: 10 * time.Minute, Burst: 1}
+// DefaultBackoff is the contract's pacing: three at once, then 10 s doubling
+// to 5 min; a streak ends after 10 min of running.
+var DefaultBackoff = Backoff{Initial: 10 * time.Second, Max: 5 * time.Minute, Reset: 10 * time.Minute, Burst: 3}
 
 // delay is the wait before the next attempt after n recent ones.
 func (b Backoff) delay(n int) time.Duration {
