@@ -272,9 +272,11 @@ func (w *Watcher) heldNow(ctx context.Context, name string) bool {
 	return ok && h.Active(w.Clock.Now())
 }
 
-// restart restarts one unhealthy container and reports how it went; it
-// returns true when it failed, so the loop looks again.
-func (w *Watcher) restart(ctx context.Context, obs Observation) (failed bool) {
+// restart restarts one unhealthy container and reports how it went. It
+// never asks the loop to look again at once: a failed restart is tried
+// again at the next tick, not in a burst that would spend the restart
+// limit on one docker hiccup.
+func (w *Watcher) restart(ctx context.Context, obs Observation) (again bool) {
 	if w.heldNow(ctx, obs.Container) {
 		return false
 	}
@@ -284,9 +286,11 @@ func (w *Watcher) restart(ctx context.Context, obs Observation) (failed bool) {
 	}
 	if err != nil {
 		w.record(ctx, nil, obs, w.event(obs, EventUnhealthyRestartFailed, err.Error()))
-		return true
+		return false
 	}
-	w.Evidence.Consume(obs.Container) // our own kill, die and start explain nothing
+	// Our own kill, die and start explain nothing, even when the stream
+	// delivers them after this.
+	w.Evidence.ConsumeThrough(obs.Container, w.Clock.Now())
 	detail := fmt.Sprintf("unhealthy since %s", stamp(obs.HealthSince))
 	obs.HealthSince = w.Clock.Now() // the grace starts again
 	w.record(ctx, nil, obs, w.event(obs, EventUnhealthyRestarted, detail))

@@ -219,6 +219,7 @@ func judgeHeld(l Look) Verdict {
 	h := l.Hold
 	v := Verdict{Obs: Observation{Container: l.Container, Agent: l.Agent, Instance: l.Instance, State: StateHeld, Since: l.Now, Detail: h.Reason},
 		UsedEvidence: true} // what happens to a held container explains nothing later
+	v.RecheckAt = h.Until // zero without an end: look when it expires
 	switch {
 	case l.Prev.State != StateHeld:
 		v.Events = []Event{newEvent(l, EventHeld, holdDetail(*h))}

@@ -292,8 +292,9 @@ func TestJudgeHolds(t *testing.T) {
 		look watchdog.Look
 		want verdict
 	}{
-		{"held: reported once with the reason", watchdog.Look{Prev: prev(watchdog.StateRunning), Docker: seen("running", ""), Hold: hold("disk swap", now.Add(time.Hour))},
-			verdict{state: watchdog.StateHeld, since: now, store: true, used: true, events: []string{"container_held: held: disk swap (until 2026-04-20T13:00:00Z)"}}},
+		{"held: reported once with the reason, looked at again when it expires", watchdog.Look{Prev: prev(watchdog.StateRunning), Docker: seen("running", ""), Hold: hold("disk swap", now.Add(time.Hour))},
+			verdict{state: watchdog.StateHeld, since: now, store: true, used: true, recheck: now.Add(time.Hour),
+				events: []string{"container_held: held: disk swap (until 2026-04-20T13:00:00Z)"}}},
 		{"held and removed: no report, no recreation", watchdog.Look{Prev: heldFor("disk swap"), Hold: hold("disk swap", time.Time{}), Evidence: forceRemoved},
 			verdict{state: watchdog.StateHeld, since: earlier, used: true}},
 		{"held, unhealthy, restart policy: left alone", watchdog.Look{Prev: heldFor("x"), Hold: hold("x", time.Time{}), Docker: healthy(watchdog.HealthUnhealthy), OnUnhealthy: watchdog.OnUnhealthyRestart},

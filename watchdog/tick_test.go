@@ -148,11 +148,11 @@ func (e *tickEnv) published(rep watchdog.TickReport) []watchdog.Event {
 			if r.Type != pub[i].Type || r.Detail != pub[i].Detail || r.Container != pub[i].Container {
 				e.t.Fatalf("event %d: published %+v, reported %+v", i, pub[i], r)
 			}
-			if pub[i].Type == watchdog.EventRecreated || pub[i].Type == watchdog.EventRecreateFailed {
+			if poolOutcome(pub[i].Type) {
 				e.t.Errorf("repair outcome %+v in the tick's report: repairs report after the tick", pub[i])
 			}
 			delete(reported, pub[i].ID)
-		} else if pub[i].Type != watchdog.EventRecreated && pub[i].Type != watchdog.EventRecreateFailed {
+		} else if !poolOutcome(pub[i].Type) {
 			e.t.Errorf("tick event %+v published but not in the report", pub[i])
 		}
 		if !pub[i].Time.Equal(e.clock.Now()) {
@@ -165,6 +165,16 @@ func (e *tickEnv) published(rep watchdog.TickReport) []watchdog.Event {
 	}
 	slices.SortStableFunc(pub, func(a, b watchdog.Event) int { return strings.Compare(a.Container, b.Container) })
 	return pub
+}
+
+// poolOutcome says events of type t come from the repair pool (a
+// recreation or an unhealthy restart), after the tick that started it.
+func poolOutcome(t watchdog.EventType) bool {
+	switch t {
+	case watchdog.EventRecreated, watchdog.EventRecreateFailed, watchdog.EventUnhealthyRestarted, watchdog.EventUnhealthyRestartFailed:
+		return true
+	}
+	return false
 }
 
 func wantEvents(t *testing.T, got []watchdog.Event, want ...string) {

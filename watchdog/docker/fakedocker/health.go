@@ -85,6 +85,7 @@ func healthcheckFromFlags(p *parsedFlags, image *Healthcheck) (*Healthcheck, err
 			return nil, fmt.Errorf("--%s cannot be negative", d.flag)
 		}
 		if v != 0 && v < time.Millisecond {
+			//lint:ignore ST1005 docker's own wording, which callers may match
 			return nil, fmt.Errorf("Error response from daemon: %s in Healthcheck cannot be less than 1ms", strings.TrimPrefix(d.flag, "health-"))
 		}
 		*d.to = v
