@@ -58,6 +58,9 @@ func (f *HealthFlags) validate() error {
 	if f.HealthCmd != nil && *f.HealthCmd == "" {
 		return fmt.Errorf("%w --health-cmd %q: must not be empty (agent set --no-health-check removes the check)", watchdog.ErrInvalid, "")
 	}
+	if f.OnUnhealthy != nil && *f.OnUnhealthy == "" {
+		return fmt.Errorf("%w --on-unhealthy %q: want report or restart", watchdog.ErrInvalid, "")
+	}
 	if err := a.Health.Validate(); err != nil {
 		return err
 	}
