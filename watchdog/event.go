@@ -73,6 +73,9 @@ type Event struct {
 	// Evidence holds the recent docker lifecycle facts about the container
 	// (exit code, kill signal, OOM), as extra journald fields.
 	Evidence map[string]string `json:"evidence,omitempty"`
+	// DockerTime is when docker itself saw what led to this report (the
+	// timeNano of its newest lifecycle event); zero when polling found it.
+	DockerTime time.Time `json:"-"`
 }
 
 // Message is the one readable sentence journald shows.

@@ -23,6 +23,9 @@ type InstanceState struct {
 	State     State     `json:"state"`
 	Since     time.Time `json:"since,omitzero"`
 	Docker    string    `json:"docker_state,omitempty"`
+	// Health is docker's health of the container (healthy, unhealthy,
+	// starting), empty without a health check; health checks (issue 8) set it.
+	Health string `json:"health,omitempty"`
 }
 
 // TickReport says what one tick saw and did.
@@ -188,9 +191,11 @@ func (w *Watcher) judge(ctx context.Context, rep *TickReport, in Instance, c *Co
 	// explained adds what docker's event stream saw to a report, once.
 	explained := func(t EventType, detail string) *Event {
 		e := ev(t, detail)
-		if why, fields := Explain(w.Evidence.Recent(name, now)); why != "" {
+		ls := w.Evidence.Recent(name, now)
+		if why, fields := Explain(ls); why != "" {
 			e.Detail += "; " + why
 			e.Evidence = fields
+			e.DockerTime = ls[len(ls)-1].Time // Explain says nothing of an empty ls
 		}
 		w.Evidence.Consume(name)
 		return e
