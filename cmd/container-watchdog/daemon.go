@@ -18,6 +18,7 @@ import (
 	"github.com/container-watchdog/container-watchdog/watchdog"
 	"github.com/container-watchdog/container-watchdog/watchdog/httpapi"
 	"github.com/container-watchdog/container-watchdog/watchdog/journal"
+	"github.com/container-watchdog/container-watchdog/watchdog/metrics"
 	"github.com/container-watchdog/container-watchdog/watchdog/sqlite"
 	"github.com/container-watchdog/container-watchdog/watchdog/systemd"
 )
@@ -50,7 +51,8 @@ func (c *RunCmd) daemon(ctx context.Context, e *env, db *sqlite.DB) error {
 	broker := httpapi.NewBroker(256)
 	sink := journal.New(e.stderr)
 	ticks := &tickState{}
-	api := &httpapi.Server{Broker: broker, Log: db, Ticks: ticks, Interval: interval, Now: e.now}
+	m := metrics.New(metrics.Options{Version: version(), Prefix: e.g.Prefix, Interval: interval, SSE: broker.Stats})
+	api := &httpapi.Server{Broker: broker, Log: db, Ticks: ticks, Interval: interval, Now: e.now, Addr: ln.Addr(), Metrics: m.Handler()}
 	srv := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 5 * time.Second}
 
 	stopped := make(chan struct{})
@@ -63,7 +65,7 @@ func (c *RunCmd) daemon(ctx context.Context, e *env, db *sqlite.DB) error {
 	})
 	ready := false
 	trigger, fire := watchdog.NewTrigger()
-	w := c.watcher(e, db, watchdog.Publishers{sink, broker})
+	w := c.watcher(e, db, watchdog.Publishers{sink, broker, m})
 	w.Wake = fire
 	if !c.NoEvents {
 		w.Evidence = watchdog.NewEvidence(16, 10*time.Minute)
@@ -83,6 +85,7 @@ func (c *RunCmd) daemon(ctx context.Context, e *env, db *sqlite.DB) error {
 		Settle:   c.Settle,
 		AfterTick: func(rep watchdog.TickReport, err error) {
 			ticks.set(rep, err, e.now())
+			m.ObserveTick(rep, err)
 			if err != nil && !errors.Is(err, watchdog.ErrSkipped) {
 				// The registry failed: the loop judged nothing, so no ping.
 				e.log.Error("tick failed", "err", err)
