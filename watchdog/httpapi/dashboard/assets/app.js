@@ -36,15 +36,21 @@ const IMPLIED = {
 
 const SYMBOL = { running: "●", stopped: "■", missing: "✖", held: "⏸", released: "▶", orphaned: "?", unhealthy: "▲" };
 
-// derive is a row's shown condition: the last tick's, unless the row's
-// newest event came at or after that tick began (a repair reports after
-// its tick; SSE events arrive between polls).
-export function derive(tick, tickTime, ev) {
-  const out = { ...tick };
-  const imp = ev && IMPLIED[ev.type];
-  if (!imp || !(Date.parse(ev.time) >= tickTime)) {
-    return out;
+// derive is a row's shown condition: the last tick's, then what each of
+// the row's events from that tick on says, in order (a repair reports after
+// its tick, and SSE events arrive between polls).
+export function derive(tick, tickTime, evs) {
+  let out = { ...tick };
+  for (const ev of evs) {
+    if (Date.parse(ev.time) >= tickTime) out = follow(out, ev);
   }
+  return out;
+}
+
+function follow(prev, ev) {
+  const out = { ...prev };
+  const imp = IMPLIED[ev.type];
+  if (!imp) return out;
   if (imp.state && imp.state !== out.state) {
     out.state = imp.state;
     out.since = ev.time;
@@ -64,6 +70,18 @@ export function derive(tick, tickTime, ev) {
     out.held = true;
   }
   return out;
+}
+
+const RECENT = 16; // events a row keeps for derive
+
+// remember adds ev to the row's recent events (ids ascending); false when
+// the row already has it or something newer.
+function remember(r, ev) {
+  const last = r.recent[r.recent.length - 1];
+  if (last && ev.id <= last.id) return false;
+  r.recent.push(ev);
+  if (r.recent.length > RECENT) r.recent.shift();
+  return true;
 }
 
 const $ = (id) => document.getElementById(id);
@@ -128,7 +146,7 @@ function newRow(container) {
     return td;
   };
   const r = {
-    tr, tick: {}, ev: null, shown: {},
+    tr, tick: {}, recent: [], shown: {},
     name: cell("Container", "name"), state: cell("State", "state"), since: cell("Since", "since"),
     health: cell("Health", "health"), hold: cell("Hold", "hold"), last: cell("Last event", "last"),
   };
@@ -143,7 +161,7 @@ function put(r, key, text, fill) {
 }
 
 function renderRow(r) {
-  const v = derive(r.tick, ui.tickTime, r.ev);
+  const v = derive(r.tick, ui.tickTime, r.recent);
   r.view = v;
   r.tr.dataset.state = v.state || "";
   put(r, "name", `${r.tick.container}|${r.tick.agent}|${r.tick.instance}`, () => {
@@ -171,7 +189,7 @@ function renderRow(r) {
     if (v.hold_until) parts.push(el("span", "sub", "until " + new Date(v.hold_until).toLocaleString()));
     r.hold.replaceChildren(...parts);
   });
-  const ev = r.ev;
+  const ev = r.recent[r.recent.length - 1];
   put(r, "last", ev ? String(ev.id) : "", () => {
     if (!ev) {
       r.last.replaceChildren(el("span", "muted", "—"));
@@ -187,8 +205,13 @@ function renderRow(r) {
 // applyState merges a /state answer: rows come, go and change in place.
 function applyState(st) {
   const tick = st.tick;
-  ui.tickTime = tick ? Date.parse(tick.time) : 0;
   showTick(tick);
+  if (tick && tick.result !== "completed") {
+    // A skipped tick saw nothing (docker unreachable): keep what the last
+    // completed one said; events still update the rows.
+    return;
+  }
+  ui.tickTime = tick ? Date.parse(tick.time) : 0;
   const seen = new Set();
   let added = false;
   for (const inst of st.instances) {
@@ -201,7 +224,9 @@ function applyState(st) {
       added = true;
     }
     r.tick = inst;
-    if (inst.last_event && (!r.ev || inst.last_event.id > r.ev.id)) r.ev = inst.last_event;
+    if (inst.last_event) remember(r, inst.last_event);
+    // Events before this tick are in its state already.
+    while (r.recent.length > 1 && Date.parse(r.recent[0].time) < ui.tickTime) r.recent.shift();
     dirty.add(r);
   }
   for (const [name, r] of rows) {
@@ -238,7 +263,7 @@ function showTick(tick) {
   $("docker-down").hidden = !tick || tick.result !== "skipped";
   $("docker-error").textContent = tick && tick.error ? tick.error : "";
   $("tick-text").textContent = tick
-    ? `Last tick ${clock(tick.time)} (${ago(tick.time)}), ${tick.result}, took ${tick.duration}`
+    ? `Last tick ${clock(tick.time)} (${ago(tick.time)}), ${tick.result}, took ${tick.duration_ms.toFixed(1)} ms`
     : "No tick has run yet.";
 }
 
@@ -308,10 +333,7 @@ function flush() {
   for (const ev of evs) {
     noteAgent(ev.agent);
     const r = rows.get(ev.container);
-    if (r && (!r.ev || ev.id > r.ev.id)) {
-      r.ev = ev;
-      dirty.add(r);
-    }
+    if (r && remember(r, ev)) dirty.add(r);
   }
   for (const r of dirty) renderRow(r);
   dirty.clear();
