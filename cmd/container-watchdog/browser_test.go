@@ -58,7 +58,9 @@ func newBrowser(tb testing.TB, width, height int) *browser {
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.DisableGPU,
 		chromedp.WindowSize(width, height), chromedp.UserDataDir(filepath.Join(tb.TempDir(), "profile")))
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	// The budget ends chromium too, so a stuck step cannot hold the test.
+	budget, cancelBudget := context.WithTimeout(context.Background(), browserBudget)
+	actx, cancelAlloc := chromedp.NewExecAllocator(budget, opts...)
 	ctx, cancelTab := chromedp.NewContext(actx)
 	tb.Cleanup(func() {
 		// Close the browser the polite way first, so chromium reaps its own
@@ -67,6 +69,7 @@ func newBrowser(tb testing.TB, width, height int) *browser {
 		_ = chromedp.Cancel(ctx)
 		cancelTab()
 		cancelAlloc()
+		cancelBudget()
 	})
 	b := &browser{ctx: ctx, tb: tb}
 	if err := chromedp.Do(ctx); err != nil { // start it, open the tab
