@@ -230,6 +230,9 @@ func (m *Metrics) observeInstances(instances []watchdog.InstanceState) {
 		}
 		s := stateLabel(in)
 		counts[s]++
+		if c.state == "" { // first seen: from zero, so increase() sees the first
+			m.containerRecreations.WithLabelValues(in.Container, c.agent, c.instance)
+		}
 		if s != c.state {
 			if c.state != "" {
 				m.state.DeleteLabelValues(in.Container, c.agent, c.instance, c.state)
