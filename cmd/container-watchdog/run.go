@@ -26,9 +26,6 @@ type RunCmd struct {
 	BackoffInitial    time.Duration `default:"10s" placeholder:"DUR" help:"Wait before the second recreation of an instance in a streak; doubles each time."`
 	BackoffMax        time.Duration `default:"5m" placeholder:"DUR" help:"Longest wait between recreations of an instance."`
 	BackoffReset      time.Duration `default:"10m" placeholder:"DUR" help:"Running this long after a recreation ends the streak."`
-	// WedgeFile is a test-only fault: while this file exists the loop stops
-	// before its next tick, so the watchdog pings stop and systemd acts.
-	WedgeFile string `hidden:"" env:"CONTAINER_WATCHDOG_TEST_WEDGE_FILE"`
 }
 
 // Run implements the command.
@@ -44,6 +41,15 @@ func (c *RunCmd) Run(ctx context.Context, e *env) error {
 	if c.Settle < 0 || c.RepairParallelism < 0 {
 		return fmt.Errorf("%w: --settle %s and --repair-parallelism %d must not be negative", watchdog.ErrInvalid, c.Settle, c.RepairParallelism)
 	}
+	path, err := e.g.dbPath()
+	if err != nil {
+		return err
+	}
+	lock, err := lockRegistry(path)
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
 	db, err := e.openRegistry(ctx)
 	if err != nil {
 		return err
@@ -82,9 +88,9 @@ func (c *RunCmd) watcher(e *env, db *sqlite.DB, pub watchdog.Publisher) *watchdo
 		Reconciler:  e.reconciler(db),
 		Publisher:   pub,
 		Prefix:      e.g.Prefix,
-		Now:         e.now,
+		Clock:       e.clock,
 		Log:         e.log,
 		Parallelism: c.RepairParallelism,
-		Backoff:     watchdog.Backoff{Initial: c.BackoffInitial, Max: c.BackoffMax, Reset: c.BackoffReset},
+		Backoff:     watchdog.Backoff{Initial: c.BackoffInitial, Max: c.BackoffMax, Reset: c.BackoffReset, Burst: 1},
 	}
 }

@@ -28,8 +28,7 @@ func guardedServer(t *testing.T, listen string, metrics http.Handler) http.Handl
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &httpapi.Server{Broker: e.broker, Log: e.log, Ticks: e.ticks, Interval: e.api.Interval, Now: e.clock.Now,
-		Addr: addr, Metrics: metrics}
+	s := &httpapi.Server{Broker: e.broker, Events: e.log, Liveness: e.health, Clock: e.clock, Addr: addr, Metrics: metrics}
 	return s.Handler()
 }
 

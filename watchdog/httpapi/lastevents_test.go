@@ -58,13 +58,11 @@ func getState(t *testing.T, e *env) stateAnswer {
 }
 
 func (e *env) setInstances(names ...string) {
-	e.ticks.mu.Lock()
-	defer e.ticks.mu.Unlock()
-	e.ticks.rep = watchdog.TickReport{Started: t0, Result: "completed"}
+	rep := watchdog.TickReport{Started: t0, Result: watchdog.TickCompleted}
 	for _, n := range names {
-		e.ticks.rep.Instances = append(e.ticks.rep.Instances, watchdog.InstanceState{Container: n, State: watchdog.StateRunning})
+		rep.Instances = append(rep.Instances, watchdog.InstanceState{Container: n, State: watchdog.StateRunning})
 	}
-	e.ticks.done, e.ticks.ok = t0, true
+	e.health.Record(rep, nil, t0)
 }
 
 // Each instance in /state carries its container's newest event from the

@@ -18,15 +18,10 @@ const ns = "container_watchdog"
 // Instance states as the instances and container_state series label them.
 // A running container whose docker health is unhealthy counts as
 // unhealthy, not running, so the states partition the expected instances.
-const (
-	stateRunning   = "running"
-	stateStopped   = "stopped"
-	stateMissing   = "missing"
-	stateHeld      = "held"
-	stateUnhealthy = "unhealthy"
-)
+const stateUnhealthy = "unhealthy"
 
-var instanceStates = []string{stateRunning, stateStopped, stateMissing, stateHeld, stateUnhealthy}
+var instanceStates = []string{string(watchdog.StateRunning), string(watchdog.StateStopped), string(watchdog.StateMissing),
+	string(watchdog.StateHeld), stateUnhealthy}
 
 // Options describe the daemon the metrics belong to.
 type Options struct {
@@ -122,7 +117,7 @@ func New(o Options) *Metrics {
 		newSinkCollector(o.Sinks),
 	)
 	// Zero series from the start, so increase() and rate() see the first one.
-	for _, t := range watchdog.EventTypes {
+	for _, t := range watchdog.EventTypes() {
 		m.events.WithLabelValues(string(t))
 	}
 	for _, r := range []string{"completed", "skipped"} {
@@ -280,7 +275,7 @@ func (m *Metrics) forget(name string, c *container) {
 }
 
 func stateLabel(in watchdog.InstanceState) string {
-	if in.State == watchdog.StateRunning && in.Health == stateUnhealthy {
+	if in.State == watchdog.StateRunning && in.Health == watchdog.HealthUnhealthy {
 		return stateUnhealthy
 	}
 	return string(in.State)

@@ -55,7 +55,7 @@ func inst(agent string, st watchdog.State, docker string) watchdog.InstanceState
 }
 
 func completed(instances ...watchdog.InstanceState) watchdog.TickReport {
-	return watchdog.TickReport{Started: t0, Duration: 40 * time.Millisecond, Result: "completed", Instances: instances}
+	return watchdog.TickReport{Started: t0, Duration: 40 * time.Millisecond, Result: watchdog.TickCompleted, Instances: instances}
 }
 
 // Every metric of the contract's table is exposed with its type and
@@ -87,7 +87,7 @@ func TestExposesTheContractsSeries(t *testing.T) {
 		}
 	}
 	// Zero from the start, so rate() and increase() see the first event.
-	for _, typ := range watchdog.EventTypes {
+	for _, typ := range watchdog.EventTypes() {
 		if fs.Series("container_watchdog_events_total", "type="+string(typ)) == nil {
 			t.Errorf("events_total{type=%q} not exposed before any such event", typ)
 		}
@@ -161,14 +161,14 @@ func TestRepairDuration(t *testing.T) {
 func TestInstancesFollowTheTicks(t *testing.T) {
 	m := metrics.New(metrics.Options{})
 	unhealthy := inst("web", watchdog.StateRunning, "running")
-	unhealthy.Health = "unhealthy"
+	unhealthy.Health = watchdog.HealthUnhealthy
 	healthy := inst("api", watchdog.StateRunning, "running")
-	healthy.Health = "healthy"
+	healthy.Health = watchdog.HealthHealthy
 	rep := completed(
 		inst("dev", watchdog.StateRunning, "running"), healthy, unhealthy,
 		inst("ops", watchdog.StateStopped, "exited"),
 		inst("db", watchdog.StateMissing, ""),
-		inst("batch", "held", "exited"),
+		inst("batch", watchdog.StateHeld, "exited"),
 		inst("stray", watchdog.StateOrphaned, "running"),
 	)
 	m.ObserveTick(rep, nil)
@@ -216,7 +216,7 @@ func TestInstancesFollowTheTicks(t *testing.T) {
 
 	// Docker unreachable: counted, the loop is alive, instances are as the
 	// last completed tick saw them.
-	skipped := watchdog.TickReport{Started: t0.Add(2 * time.Minute), Duration: time.Second, Result: "skipped", Error: "docker: down"}
+	skipped := watchdog.TickReport{Started: t0.Add(2 * time.Minute), Duration: time.Second, Result: watchdog.TickSkipped, Error: "docker: down"}
 	m.ObserveTick(skipped, fmt.Errorf("%w: docker: down", watchdog.ErrSkipped))
 	fs = scrape(t, m)
 	want(t, fs, 1, "container_watchdog_ticks_total", "result=skipped")
@@ -225,7 +225,7 @@ func TestInstancesFollowTheTicks(t *testing.T) {
 	want(t, fs, 2, "container_watchdog_instances", "state=running")
 
 	// The registry failing: skipped, and the loop is not alive.
-	failed := watchdog.TickReport{Started: t0.Add(3 * time.Minute), Result: "skipped", Error: "read registry: locked"}
+	failed := watchdog.TickReport{Started: t0.Add(3 * time.Minute), Result: watchdog.TickSkipped, Error: "read registry: locked"}
 	m.ObserveTick(failed, errors.New("read registry: locked"))
 	fs = scrape(t, m)
 	want(t, fs, 2, "container_watchdog_ticks_total", "result=skipped")

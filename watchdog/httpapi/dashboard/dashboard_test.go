@@ -120,7 +120,7 @@ func TestPageListensForEveryEventType(t *testing.T) {
 	for _, q := range regexp.MustCompile(`"([a-z_]+)"`).FindAllStringSubmatch(m[1], -1) {
 		listed[q[1]] = true
 	}
-	for _, typ := range watchdog.EventTypes {
+	for _, typ := range watchdog.EventTypes() {
 		if !listed[string(typ)] {
 			t.Errorf("app.js EVENT_TYPES lacks %s: the page would never see it", typ)
 		}

@@ -15,7 +15,7 @@ export const EVENT_TYPES = [
   "container_stopped", "container_missing", "container_recreated", "container_recreate_failed",
   "container_running", "container_restarted", "container_orphaned",
   "container_unhealthy", "container_healthy", "container_unhealthy_restarted",
-  "container_unhealthy_restart_failed", "container_held", "container_released",
+  "container_unhealthy_restart_failed", "container_unhealthy_gave_up", "container_held", "container_released",
 ];
 
 // What an event says about its container's state, health or hold.
