@@ -7,6 +7,8 @@ const FEED_ROWS = 200; // rows in the feed's DOM
 const FEED_KEEP = 2000; // events kept in memory for re-filtering
 const FEED_HISTORY = 200; // events replayed into the feed on load
 const POLL_MS = 5000;
+const FRAME_BUDGET_MS = 8; // row rendering per frame; the rest waits a frame
+const FEED_PAINT_MS = 250; // the feed is redrawn at most this often
 const RECONNECT_MS = 2000;
 
 // Every event type the server sends: EventSource dispatches by the `event:`
@@ -93,7 +95,7 @@ const el = (tag, cls, text) => {
 };
 
 const rows = new Map(); // container -> row record
-const feed = { buf: [], type: "", agent: "" };
+const feed = { buf: [], type: "", agent: "", unshown: [], paintedAt: 0, timer: 0 };
 const agents = new Set();
 const ui = { lastId: 0, tickTime: 0, es: null, polling: false, streamUp: false, stateUp: false };
 let pending = [];
@@ -138,9 +140,11 @@ function chips(ev) {
 
 function newRow(container) {
   const tr = el("tr");
+  tr.setAttribute("role", "row");
   tr.dataset.container = container;
   const cell = (label, cls) => {
     const td = el("td", cls);
+    td.setAttribute("role", "cell");
     td.dataset.label = label;
     tr.append(td);
     return td;
@@ -218,7 +222,8 @@ function applyState(st) {
     seen.add(inst.container);
     noteAgent(inst.agent);
     let r = rows.get(inst.container);
-    if (!r) {
+    const fresh = !r;
+    if (fresh) {
       r = newRow(inst.container);
       rows.set(inst.container, r);
       added = true;
@@ -227,7 +232,11 @@ function applyState(st) {
     if (inst.last_event) remember(r, inst.last_event);
     // Events before this tick are in its state already.
     while (r.recent.length > 1 && Date.parse(r.recent[0].time) < ui.tickTime) r.recent.shift();
-    dirty.add(r);
+    if (fresh) {
+      renderRow(r); // never shown empty
+    } else {
+      dirty.add(r); // rendered over the next frames
+    }
   }
   for (const [name, r] of rows) {
     if (!seen.has(name)) {
@@ -236,8 +245,7 @@ function applyState(st) {
       dirty.delete(r);
     }
   }
-  for (const r of dirty) renderRow(r);
-  dirty.clear();
+  schedule();
   if (added) {
     const frag = document.createDocumentFragment();
     for (const inst of st.instances) frag.append(rows.get(inst.container).tr);
@@ -297,11 +305,30 @@ function feedRow(ev) {
   return li;
 }
 
+// feedAdd keeps events for filtering and queues the matching ones for the
+// next paint; in a burst the feed is redrawn a few times a second, not on
+// every frame, and only with the newest FEED_ROWS.
 function feedAdd(evs) {
-  feed.buf.push(...evs);
-  if (feed.buf.length > FEED_KEEP) feed.buf.splice(0, feed.buf.length - FEED_KEEP);
-  const shown = evs.filter(matches).slice(-FEED_ROWS).reverse();
-  if (!shown.length) return;
+  if (!evs.length) return;
+  feed.buf = feed.buf.concat(evs.slice(-FEED_KEEP));
+  if (feed.buf.length > FEED_KEEP) feed.buf = feed.buf.slice(-FEED_KEEP);
+  feed.unshown = feed.unshown.concat(evs.filter(matches)).slice(-FEED_ROWS);
+  feedPaint();
+}
+
+function feedPaint() {
+  if (!feed.unshown.length || feed.timer) return;
+  const wait = feed.paintedAt + FEED_PAINT_MS - performance.now();
+  if (wait > 0) {
+    feed.timer = setTimeout(() => {
+      feed.timer = 0;
+      feedPaint();
+    }, wait);
+    return;
+  }
+  const shown = feed.unshown.reverse();
+  feed.unshown = [];
+  feed.paintedAt = performance.now();
   const list = $("feed");
   const frag = document.createDocumentFragment();
   for (const ev of shown) frag.append(feedRow(ev));
@@ -311,6 +338,7 @@ function feedAdd(evs) {
 }
 
 function feedRender() {
+  feed.unshown = [];
   const shown = feed.buf.filter(matches).slice(-FEED_ROWS).reverse();
   $("feed").replaceChildren(...shown.map(feedRow));
   $("feed-empty").hidden = shown.length > 0;
@@ -325,6 +353,9 @@ function schedule() {
   setTimeout(flush, 250); // rAF does not run in a background tab
 }
 
+// flush applies the events that came since the last frame and renders
+// changed rows for at most FRAME_BUDGET_MS, leaving the rest to the next
+// frame, so a burst never blocks the page.
 function flush() {
   if (!scheduled) return;
   scheduled = false;
@@ -335,9 +366,14 @@ function flush() {
     const r = rows.get(ev.container);
     if (r && remember(r, ev)) dirty.add(r);
   }
-  for (const r of dirty) renderRow(r);
-  dirty.clear();
   feedAdd(evs);
+  const until = performance.now() + FRAME_BUDGET_MS;
+  for (const r of dirty) {
+    renderRow(r);
+    dirty.delete(r);
+    if (performance.now() > until) break;
+  }
+  if (dirty.size > 0) schedule();
   showCounts();
 }
 
