@@ -98,6 +98,7 @@ func TestDashboardInABrowser(t *testing.T) {
 		t.Error("the page reloaded")
 	}
 	b.waitFor("the last event in the row", fmt.Sprintf(`document.querySelector('tr[data-container=%q] td.last').textContent.includes('recreated')`, victim), 5*time.Second)
+	b.waitFor("the feed", `document.querySelector('#feed li[data-type=container_recreated]') !== null`, 5*time.Second)
 	missing := eval[string](b, `document.querySelector('#feed li[data-type=container_missing]').textContent`)
 	for _, want := range []string{victim, "signal 9", "exit 137", "likely removed by force"} {
 		if !strings.Contains(missing, want) {

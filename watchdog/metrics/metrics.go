@@ -1,7 +1,6 @@
 package metrics
 
 import (
-	"errors"
 	"net/http"
 	"sync"
 	"time"
@@ -87,7 +86,7 @@ func New(o Options) *Metrics {
 		tickDuration: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "tick_duration_seconds",
 			Help: "How long each tick took.", Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}}),
 		lastTick: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "last_tick_timestamp_seconds",
-			Help: "When the last tick that kept the loop alive (completed or skipped) ended, in unix seconds."}),
+			Help: "When the last tick (completed or skipped) ended, in unix seconds."}),
 		detection: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "detection_delay_seconds",
 			Help: "From docker's own event time (timeNano) to the watchdog's stored report.", Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120}}),
 		repair: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "repair_duration_seconds",
@@ -193,12 +192,9 @@ func (m *Metrics) ObserveTick(rep watchdog.TickReport, err error) {
 	}
 	m.ticks.WithLabelValues(result).Inc()
 	m.tickDuration.Observe(rep.Duration.Seconds())
-	if err == nil || errors.Is(err, watchdog.ErrSkipped) {
-		// As for /healthz and the systemd watchdog, a tick skipped because
-		// docker is unreachable keeps the loop alive; a failing registry
-		// does not.
-		m.lastTick.Set(float64(rep.Started.Add(rep.Duration).UnixNano()) / 1e9)
-	}
+	// As for /healthz and the systemd watchdog, any tick that ended, however
+	// it went, proves the loop alive.
+	m.lastTick.Set(float64(rep.Started.Add(rep.Duration).UnixNano()) / 1e9)
 	if err != nil {
 		return // nothing was judged
 	}

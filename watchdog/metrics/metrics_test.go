@@ -224,12 +224,12 @@ func TestInstancesFollowTheTicks(t *testing.T) {
 	want(t, fs, 1, "container_watchdog_container_up", "container=cw-db")
 	want(t, fs, 2, "container_watchdog_instances", "state=running")
 
-	// The registry failing: skipped, and the loop is not alive.
-	failed := watchdog.TickReport{Started: t0.Add(3 * time.Minute), Result: watchdog.TickSkipped, Error: "read registry: locked"}
+	// Any other failure: skipped too, the loop alive all the same.
+	failed := watchdog.TickReport{Started: t0.Add(3 * time.Minute), Duration: time.Second, Result: watchdog.TickSkipped, Error: "read registry: locked"}
 	m.ObserveTick(failed, errors.New("read registry: locked"))
 	fs = scrape(t, m)
 	want(t, fs, 2, "container_watchdog_ticks_total", "result=skipped")
-	want(t, fs, float64(t0.Add(2*time.Minute+time.Second).Unix()), "container_watchdog_last_tick_timestamp_seconds")
+	want(t, fs, float64(t0.Add(3*time.Minute+time.Second).Unix()), "container_watchdog_last_tick_timestamp_seconds")
 	want(t, fs, 1, "container_watchdog_container_up", "container=cw-db")
 }
 

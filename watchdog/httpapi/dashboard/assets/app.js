@@ -281,6 +281,7 @@ function showHealth(h) {
   pill.className = `pill pill-${status}`;
   pill.textContent = status === "ok" ? "✔ ok" : `▲ ${status}`;
   pill.title = (h && h.reason) || "";
+  $("tick-reason").textContent = status === "ok" ? "" : pill.title;
 }
 
 function noteAgent(a) {
