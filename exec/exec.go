@@ -89,8 +89,11 @@ func (r *Runner) Stream(ctx context.Context, onLine func([]byte), program string
 
 func (r *Runner) command(ctx context.Context, program string, args []string) *osexec.Cmd {
 	cmd := osexec.CommandContext(ctx, program, args...)
-	// Own process group, so the kill reaches whatever the CLI spawned.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Own process group, so the kill reaches whatever the CLI spawned; and
+	// killed with us should we die first (SIGKILL included), so a crash
+	// never leaves a `docker events` follower running for ever. Go rarely
+	// ends an OS thread, so the thread-bound death signal holds in practice.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.Cancel = func() error {
 		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	}

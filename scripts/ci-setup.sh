@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Brings a fresh machine to where the whole test suite can run: a docker
-# engine that answers, staticcheck, and the systemd/journald binaries the
-# real-component tests use. Safe to run again: it only adds what is missing.
+# engine that answers, staticcheck, the systemd/journald binaries the
+# real-component tests use, chromium (the dashboard's browser test) and
+# promtool (the alert rules). Safe to run again: it only adds what is missing.
 # A dockerd it starts writes its pid to $CW_DOCKERD_PIDFILE (for the caller
 # to stop) and its log next to it.
 set -euo pipefail
@@ -25,6 +26,8 @@ need_pkg nsenter util-linux
 need_pkg journalctl systemd
 need_pkg systemd-socket-activate systemd
 [ -x /lib/systemd/systemd-journald ] || need_pkg /lib/systemd/systemd-journald systemd
+need_pkg chromium chromium             # the dashboard's browser test (chromedp)
+need_pkg promtool prometheus           # promtool checks and tests the alert rules
 
 if ! command -v staticcheck >/dev/null 2>&1; then
 	go install honnef.co/go/tools/cmd/staticcheck@v0.8.2 # release 2026.2.2; the proxy serves only the module version

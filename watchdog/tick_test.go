@@ -148,7 +148,9 @@ func (e *tickEnv) published(rep watchdog.TickReport) []watchdog.Event {
 			if r.Type != pub[i].Type || r.Detail != pub[i].Detail || r.Container != pub[i].Container {
 				e.t.Fatalf("event %d: published %+v, reported %+v", i, pub[i], r)
 			}
-			if poolOutcome(pub[i].Type) {
+			// (A recreation the daemon started before it restarted is the
+			// tick's to report: no repair of this tick made it.)
+			if poolOutcome(pub[i].Type) && !strings.Contains(pub[i].Detail, "after the watchdog restarted") {
 				e.t.Errorf("repair outcome %+v in the tick's report: repairs report after the tick", pub[i])
 			}
 			delete(reported, pub[i].ID)

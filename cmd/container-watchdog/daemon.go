@@ -13,6 +13,7 @@ import (
 	"github.com/container-watchdog/container-watchdog/watchdog"
 	"github.com/container-watchdog/container-watchdog/watchdog/httpapi"
 	"github.com/container-watchdog/container-watchdog/watchdog/journal"
+	"github.com/container-watchdog/container-watchdog/watchdog/metrics"
 	"github.com/container-watchdog/container-watchdog/watchdog/sqlite"
 	"github.com/container-watchdog/container-watchdog/watchdog/systemd"
 )
@@ -41,6 +42,7 @@ type daemonRun struct {
 	e        *env
 	notify   notifier
 	liveness *watchdog.Liveness
+	metrics  *metrics.Metrics
 	tasks    []task
 }
 
@@ -74,8 +76,9 @@ func (c *RunCmd) daemon(ctx context.Context, e *env, db *sqlite.DB) error {
 func (c *RunCmd) wire(e *env, db *sqlite.DB, ln net.Listener, interval time.Duration, n notifier) *daemonRun {
 	d := &daemonRun{e: e, notify: n, liveness: &watchdog.Liveness{Interval: interval}}
 	broker := httpapi.NewBroker(256)
-	api := &httpapi.Server{Broker: broker, Events: db, Liveness: d.liveness, Clock: e.clock}
-	w := c.watcher(e, db, watchdog.Publishers{journal.New(e.stderr), broker})
+	d.metrics = metrics.New(metrics.Options{Version: version(), Prefix: e.g.Prefix, Interval: interval, SSE: broker.Stats})
+	api := &httpapi.Server{Broker: broker, Events: db, Liveness: d.liveness, Clock: e.clock, Addr: ln.Addr(), Metrics: d.metrics.Handler()}
+	w := c.watcher(e, db, watchdog.Publishers{journal.New(e.stderr), broker, d.metrics})
 	lt := newLoopTask(w, interval, c.Settle, e, d.afterTick)
 	d.tasks = []task{newHTTPTask(ln, api.Handler()), readyTask(broker.Run), lt}
 	if !c.NoEvents {
@@ -116,22 +119,21 @@ func (d *daemonRun) run(ctx context.Context) error {
 	return g.Wait()
 }
 
-// afterTick records every tick's health, says so in STATUS=, and pings the
-// systemd watchdog only when the loop proved alive: a wedged loop never
-// gets here, so systemd kills and restarts it.
-func (d *daemonRun) afterTick(rep watchdog.TickReport, err error) (alive bool) {
-	alive = d.liveness.Record(rep, err, d.e.clock.Now())
+// afterTick records every tick, says how it went in STATUS=, and pings
+// the systemd watchdog: a tick that ended proves the loop alive, however
+// it went (docker or the registry unreachable: a restart would not help).
+// A wedged loop never gets here, so systemd kills and restarts it.
+func (d *daemonRun) afterTick(rep watchdog.TickReport, err error) {
+	d.liveness.Record(rep, err, d.e.clock.Now())
+	d.metrics.ObserveTick(rep, err)
 	switch {
-	case !alive:
-		d.e.log.Error("tick failed", "err", err) // the registry failed: nothing judged
 	case err != nil:
 		d.e.log.Warn("tick skipped", "err", err)
+	case rep.Degraded != "":
+		d.e.log.Warn("tick degraded", "reason", rep.Degraded)
 	}
 	d.send("STATUS=" + d.liveness.Status())
-	if alive {
-		d.send(daemon.SdNotifyWatchdog)
-	}
-	return alive
+	d.send(daemon.SdNotifyWatchdog)
 }
 
 func (d *daemonRun) send(state string) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -11,11 +12,14 @@ import (
 
 	"github.com/container-watchdog/container-watchdog/watchdog"
 	"github.com/container-watchdog/container-watchdog/watchdog/clock"
+	"github.com/container-watchdog/container-watchdog/watchdog/httpapi/dashboard"
 )
 
-// EventLog is the persisted log replay reads from.
+// EventLog is the persisted log replay and /state's last events read from.
 type EventLog interface {
 	Events(ctx context.Context, since int64, limit int) ([]watchdog.Event, error)
+	// LastEvents returns the newest event of each container.
+	LastEvents(ctx context.Context) ([]watchdog.Event, error)
 }
 
 // Liveness is what the loop last did and whether it is alive
@@ -38,6 +42,13 @@ type Server struct {
 	Retry time.Duration
 	// WriteTimeout bounds each write to a client, so a stuck one is let go.
 	WriteTimeout time.Duration
+	// Addr is the listener's address: on loopback, requests naming another
+	// host are refused (guard.go).
+	Addr net.Addr
+	// Metrics, when set, serves GET /metrics.
+	Metrics http.Handler
+
+	last lastEvents
 }
 
 // Handler returns the routes.
@@ -46,7 +57,13 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /events", s.events)
 	mux.HandleFunc("GET /state", s.state)
 	mux.HandleFunc("GET /healthz", s.healthz)
-	return mux
+	if s.Metrics != nil {
+		mux.Handle("GET /metrics", s.Metrics)
+	}
+	dash := dashboard.Handler()
+	mux.Handle("GET /{$}", dash)
+	mux.Handle("GET /assets/", dash)
+	return guard(s.Addr, mux)
 }
 
 const replayPage = 500
@@ -143,8 +160,12 @@ func lastEventID(r *http.Request) (int64, bool, error) {
 }
 
 type stateJSON struct {
-	Tick      *tickJSON                `json:"tick"`
-	Instances []watchdog.InstanceState `json:"instances"`
+	Tick      *tickJSON      `json:"tick"`
+	Instances []instanceJSON `json:"instances"`
+	// LastEventID is the newest event in the log: a client that follows
+	// /events?since= it misses nothing after this answer.
+	LastEventID    int64  `json:"last_event_id"`
+	LastEventError string `json:"last_event_error,omitempty"`
 }
 
 type tickJSON struct {
@@ -155,18 +176,16 @@ type tickJSON struct {
 	Error      string              `json:"error,omitempty"`
 }
 
-func (s *Server) state(w http.ResponseWriter, _ *http.Request) {
+func (s *Server) state(w http.ResponseWriter, r *http.Request) {
 	rep, ok := s.Liveness.Last()
-	out := stateJSON{Instances: []watchdog.InstanceState{}}
+	var out stateJSON
 	if ok {
 		out.Tick = &tickJSON{
 			Time: rep.Started, DurationMS: float64(rep.Duration.Microseconds()) / 1000,
 			Duration: rep.Duration.String(), Result: rep.Result, Error: rep.Error,
 		}
-		if rep.Instances != nil {
-			out.Instances = rep.Instances
-		}
 	}
+	out.Instances, out.LastEventID, out.LastEventError = s.last.attach(r.Context(), s.Events, rep.Instances)
 	writeJSON(w, http.StatusOK, out)
 }
 

@@ -306,6 +306,9 @@ func (d *DB) Observe(ctx context.Context, o watchdog.Observation, evs ...*watchd
 			string(o.Health), formatOptionalTime(o.HealthSince)); err != nil {
 			return fmt.Errorf("store observation of %s: %w", o.Container, err)
 		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM intents WHERE container = ?`, o.Container); err != nil {
+			return fmt.Errorf("clear intent of %s: %w", o.Container, err)
+		}
 		for _, e := range evs {
 			if err := d.appendEvent(ctx, tx, e); err != nil {
 				return err
@@ -400,8 +403,13 @@ func (d *DB) Events(ctx context.Context, since int64, limit int) ([]watchdog.Eve
 	if limit <= 0 {
 		limit = -1
 	}
-	rows, err := d.db.QueryContext(ctx,
+	return d.queryEvents(ctx,
 		`SELECT id, time, type, container, agent, instance, detail, evidence FROM events WHERE id > ? ORDER BY id LIMIT ?`, since, limit)
+}
+
+// queryEvents runs a query selecting the events table's columns in order.
+func (d *DB) queryEvents(ctx context.Context, query string, args ...any) ([]watchdog.Event, error) {
+	rows, err := d.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read events: %w", err)
 	}

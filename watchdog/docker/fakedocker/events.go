@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -351,6 +352,11 @@ var eventsCmd = &command{
 			}
 			if !until.IsZero() && !c.clock().Before(until) {
 				return 0, false
+			}
+			if _, err := os.Stat(filepath.Dir(c.statePath)); errors.Is(err, fs.ErrNotExist) {
+				// The test that made this fake is gone (its $WORK removed):
+				// a follower left behind must not run for ever.
+				return 1, false
 			}
 			select {
 			case <-c.ctx.Done():
