@@ -50,7 +50,9 @@ func (c *RunCmd) daemon(ctx context.Context, e *env, db *sqlite.DB) error {
 	broker := httpapi.NewBroker(256)
 	sink := journal.New(e.stderr)
 	ticks := &tickState{}
-	api := &httpapi.Server{Broker: broker, Log: db, Ticks: ticks, Interval: interval, Now: e.now}
+	privateRegistryFolder(e)
+	sender := c.NotifyOptions.sender(e, db)
+	api := &httpapi.Server{Broker: broker, Log: db, Ticks: ticks, Interval: interval, Now: e.now, Notifications: sender.Stats}
 	srv := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 5 * time.Second}
 
 	stopped := make(chan struct{})
@@ -63,7 +65,10 @@ func (c *RunCmd) daemon(ctx context.Context, e *env, db *sqlite.DB) error {
 	})
 	ready := false
 	trigger, fire := watchdog.NewTrigger()
-	w := c.watcher(e, db, watchdog.Publishers{sink, broker})
+	// Notifications: the tick queues rows with each event; the sender,
+	// woken by the publish, delivers them on its own goroutines.
+	g.Go(func() error { return sender.Run(gctx) })
+	w := c.watcher(e, db, watchdog.Publishers{sink, broker, sender})
 	w.Wake = fire
 	if !c.NoEvents {
 		w.Evidence = watchdog.NewEvidence(16, 10*time.Minute)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/container-watchdog/container-watchdog/watchdog"
+	"github.com/container-watchdog/container-watchdog/watchdog/notify"
 )
 
 // EventLog is the persisted log replay reads from.
@@ -37,6 +38,8 @@ type Server struct {
 	Retry time.Duration
 	// WriteTimeout bounds each write to a client, so a stuck one is let go.
 	WriteTimeout time.Duration
+	// Notifications, when set, gives each sink's queue and last error for /state.
+	Notifications func() []notify.SinkStats
 }
 
 // Handler returns the routes.
@@ -142,8 +145,9 @@ func lastEventID(r *http.Request) (int64, bool, error) {
 }
 
 type stateJSON struct {
-	Tick      *tickJSON                `json:"tick"`
-	Instances []watchdog.InstanceState `json:"instances"`
+	Tick          *tickJSON                `json:"tick"`
+	Instances     []watchdog.InstanceState `json:"instances"`
+	Notifications []notify.SinkStats       `json:"notifications,omitempty"`
 }
 
 type tickJSON struct {
@@ -165,6 +169,9 @@ func (s *Server) state(w http.ResponseWriter, _ *http.Request) {
 		if rep.Instances != nil {
 			out.Instances = rep.Instances
 		}
+	}
+	if s.Notifications != nil {
+		out.Notifications = s.Notifications()
 	}
 	writeJSON(w, http.StatusOK, out)
 }

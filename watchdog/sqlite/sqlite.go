@@ -37,9 +37,12 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("%w registry path: empty", watchdog.ErrInvalid)
 	}
 	if dir := filepath.Dir(path); dir != "" {
-		if err := os.MkdirAll(dir, 0o750); err != nil {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("create registry folder %s: %w", dir, err)
 		}
+	}
+	if err := privateFile(path); err != nil {
+		return nil, err
 	}
 	q := url.Values{}
 	q.Set("_journal_mode", "WAL")
@@ -55,6 +58,10 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if err := d.migrate(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open registry %s: %w", path, err)
+	}
+	if err := privateSidecars(path); err != nil {
+		db.Close()
+		return nil, err
 	}
 	return d, nil
 }
@@ -362,8 +369,10 @@ func (d *DB) appendEvent(ctx context.Context, tx *sql.Tx, e *watchdog.Event) err
 	if err != nil {
 		return fmt.Errorf("append %s event for %s: %w", e.Type, e.Container, err)
 	}
-	e.ID, err = res.LastInsertId()
-	return err
+	if e.ID, err = res.LastInsertId(); err != nil {
+		return err
+	}
+	return queueNotifications(ctx, tx, e)
 }
 
 // Events returns up to limit events with an id above since, oldest first

@@ -1,0 +1,27 @@
+-- Notification sinks and the durable outbox. A row is queued for each sink
+-- whose filter matches, in the transaction that stores the event; the
+-- daemon's sender removes it once delivered or dropped. The counters and
+-- the last error persist so that metrics and `notify ls` survive restarts.
+CREATE TABLE sinks (
+	name         TEXT PRIMARY KEY,
+	url          TEXT NOT NULL,
+	events       TEXT NOT NULL DEFAULT '',  -- comma-separated event types; empty: all
+	min_priority INTEGER NOT NULL,          -- journald priority: send events with priority <= this
+	secret       TEXT NOT NULL DEFAULT '',  -- HMAC key for webhook signatures
+	created_at   TEXT NOT NULL,
+	delivered    INTEGER NOT NULL DEFAULT 0,
+	failed       INTEGER NOT NULL DEFAULT 0,
+	dropped      INTEGER NOT NULL DEFAULT 0,
+	last_error   TEXT NOT NULL DEFAULT ''
+);
+
+CREATE TABLE outbox (
+	id           INTEGER PRIMARY KEY AUTOINCREMENT,
+	sink         TEXT NOT NULL REFERENCES sinks(name) ON DELETE CASCADE,
+	event_id     INTEGER NOT NULL,
+	queued_at    TEXT NOT NULL,
+	attempts     INTEGER NOT NULL DEFAULT 0,
+	next_attempt TEXT NOT NULL DEFAULT ''   -- empty: due at once
+);
+
+CREATE INDEX outbox_by_sink ON outbox (sink, id);
