@@ -26,7 +26,7 @@ type RunCmd struct {
 	BackoffInitial    time.Duration `default:"10s" placeholder:"DUR" help:"Wait before the second recreation of an instance in a streak; doubles each time."`
 	BackoffMax        time.Duration `default:"5m" placeholder:"DUR" help:"Longest wait between recreations of an instance."`
 	BackoffReset      time.Duration `default:"10m" placeholder:"DUR" help:"Running this long after a recreation ends the streak."`
-	NotifyOptions `embed:""`
+	NotifyOptions     `embed:""`
 	// WedgeFile is a test-only fault: while this file exists the loop stops
 	// before its next tick, so the watchdog pings stop and systemd acts.
 	WedgeFile string `hidden:"" env:"CONTAINER_WATCHDOG_TEST_WEDGE_FILE"`
