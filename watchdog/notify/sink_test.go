@@ -49,10 +49,10 @@ func TestSinkMatches(t *testing.T) {
 		t    watchdog.EventType
 		want bool
 	}{
-		{all, watchdog.EventMissing, true},         // 4
-		{all, watchdog.EventRecreated, true},       // 5
-		{all, watchdog.EventRecreateFailed, true},  // 3
-		{all, watchdog.EventRunning, false},        // 6: quieter than 5
+		{all, watchdog.EventMissing, true},        // 4
+		{all, watchdog.EventRecreated, true},      // 5
+		{all, watchdog.EventRecreateFailed, true}, // 3
+		{all, watchdog.EventRunning, false},       // 6: quieter than 5
 		{Sink{MinPriority: 6}, watchdog.EventRunning, true},
 		{Sink{MinPriority: 3}, watchdog.EventMissing, false},
 		{Sink{MinPriority: 7, Events: []watchdog.EventType{watchdog.EventMissing}}, watchdog.EventMissing, true},
