@@ -110,7 +110,7 @@ func (s Sink) MaskedURL() string { return MaskURL(s.URL) }
 // shows its scheme at most.
 func MaskURL(rawURL string) string {
 	u, err := url.Parse(rawURL)
-	if err != nil {
+	if err != nil || u.Scheme == "" {
 		if i := strings.Index(rawURL, "://"); i > 0 && !strings.ContainsAny(rawURL[:i], "/@?#") {
 			return rawURL[:i] + "://" + mask
 		}

@@ -76,6 +76,7 @@ func TestMaskURL(t *testing.T) {
 		{"gotify://gotify.example.com/AbCdEfToken", "gotify://gotify.example.com/****"},
 		{"smtp://me:hunter22@mail.example.com:587/?from=a@b.c&to=d@e.f", "smtp://****@mail.example.com:587/?from=****&to=****"},
 		{"::not a url secret", "****"},
+		{"hooks.example.com/secret", "****"},
 	} {
 		if got := MaskURL(tt.in); got != tt.want {
 			t.Errorf("MaskURL(%q) = %q, want %q", tt.in, got, tt.want)
