@@ -55,8 +55,10 @@ func (p Policy) orDefault() Policy {
 
 // Pending is one queued delivery: an outbox row and its event.
 type Pending struct {
-	ID       int64 // the outbox row
-	Event    watchdog.Event
+	// ID names the row within its sink: the event's id.
+	ID    int64
+	Event watchdog.Event
+	// QueuedAt is when the event was stored: GiveUp counts from it.
 	QueuedAt time.Time
 	Attempts int
 	// NextAttempt is when a retry is due (zero: at once).
@@ -173,9 +175,13 @@ func within(ts []time.Time, now time.Time, window time.Duration) []time.Time {
 func settle(now time.Time, a action, err error, p pace, pol Policy) (Outcome, pace) {
 	ids := ids(a.Rows)
 	if err == nil {
-		if a.Burst {
+		switch {
+		case a.Burst && len(a.Rows) >= pol.MaxFold:
+			// A full summary: more may be queued, so fold the next at once.
+			p.holdUntil, p.sent = now, nil
+		case a.Burst:
 			p.holdUntil, p.sent = now.Add(pol.BurstWindow), nil
-		} else {
+		default:
 			p.sent = append(p.sent, now)
 		}
 		return Outcome{Delivered: ids, At: now}, p

@@ -123,6 +123,8 @@ func TestSettle(t *testing.T) {
 		{name: "delivered", a: one, want: Outcome{Delivered: []int64{1}, At: now}, wantSent: 1},
 		{name: "a delivered summary holds the next window", a: burst,
 			want: Outcome{Delivered: []int64{1, 2, 3}, At: now}, wantHold: now.Add(time.Minute)},
+		{name: "a full summary folds the next chunk at once", a: action{Kind: actSend, Rows: queue(50), Fold: true, Burst: true},
+			want: Outcome{Delivered: ids(queue(50)), At: now}, wantHold: now},
 		{name: "first failure waits RetryInitial", a: one, err: errors.New("boom"),
 			want: Outcome{Retry: []int64{1}, Attempts: 1, NextAttempt: now.Add(2 * time.Second), Failed: true, Error: "boom", At: now}},
 		{name: "third failure waits twice twice RetryInitial", a: third, err: errors.New("boom"),

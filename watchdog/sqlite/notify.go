@@ -15,18 +15,17 @@ import (
 	"github.com/container-watchdog/container-watchdog/watchdog/notify"
 )
 
-// queueSQL queues an event for every sink whose filter matches, in the
-// statement's own transaction: ?1 event id, ?2 queued at, ?3 the event's
-// priority, ?4 its type.
-const queueSQL = `INSERT INTO outbox (sink, event_id, queued_at)
-	SELECT name, ?1, ?2 FROM sinks
-	WHERE min_priority >= ?3 AND (events = '' OR instr(',' || events || ',', ',' || ?4 || ',') > 0)
-	ORDER BY name`
+// queueSQL queues an event for every sink whose filter matches: ?1 event
+// id, ?2 the event's priority, ?3 its type.
+const queueSQL = `INSERT INTO outbox (event_id, sink)
+	SELECT ?1, name FROM sinks
+	WHERE min_priority >= ?2 AND (events = '' OR instr(',' || events || ',', ',' || ?3 || ',') > 0)`
 
 // queueNotifications is called by appendEvent, in the event's transaction:
-// a stored event and its deliveries exist together or not at all.
-func queueNotifications(ctx context.Context, tx *sql.Tx, e *watchdog.Event) error {
-	if _, err := tx.ExecContext(ctx, queueSQL, e.ID, e.Time.UTC().Format(timeFormat), e.Type.Priority(), string(e.Type)); err != nil {
+// a stored event and its deliveries exist together or not at all. The
+// statement is prepared once (Open): it runs for every event.
+func (d *DB) queueNotifications(ctx context.Context, tx *sql.Tx, e *watchdog.Event) error {
+	if _, err := tx.StmtContext(ctx, d.queue).ExecContext(ctx, e.ID, e.Type.Priority(), string(e.Type)); err != nil {
 		return fmt.Errorf("queue notifications of event %d: %w", e.ID, err)
 	}
 	return nil
@@ -60,9 +59,6 @@ func (d *DB) AddSink(ctx context.Context, s notify.Sink) error {
 func (d *DB) RemoveSink(ctx context.Context, name string) (int, error) {
 	var queued int
 	err := d.tx(ctx, func(tx *sql.Tx) error {
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM outbox WHERE sink = ?`, name).Scan(&queued); err != nil {
-			return fmt.Errorf("remove sink %q: %w", name, err)
-		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM sinks WHERE name = ?`, name)
 		if err != nil {
 			return fmt.Errorf("remove sink %q: %w", name, err)
@@ -70,6 +66,11 @@ func (d *DB) RemoveSink(ctx context.Context, name string) (int, error) {
 		if n, _ := res.RowsAffected(); n == 0 {
 			return fmt.Errorf("sink %q: %w", name, watchdog.ErrNotFound)
 		}
+		if res, err = tx.ExecContext(ctx, `DELETE FROM outbox WHERE sink = ?`, name); err != nil {
+			return fmt.Errorf("remove sink %q: %w", name, err)
+		}
+		n, _ := res.RowsAffected()
+		queued = int(n)
 		return nil
 	})
 	return queued, err
@@ -122,10 +123,10 @@ func (d *DB) sinks(ctx context.Context, only string) ([]notify.Sink, error) {
 
 // Pending implements notify.Outbox.
 func (d *DB) Pending(ctx context.Context, sink string, limit int) ([]notify.Pending, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT o.id, o.queued_at, o.attempts, o.next_attempt,
+	rows, err := d.db.QueryContext(ctx, `SELECT o.attempts, o.next_attempt,
 		e.id, e.time, e.type, e.container, e.agent, e.instance, e.detail, e.evidence
 		FROM outbox o JOIN events e ON e.id = o.event_id
-		WHERE o.sink = ? ORDER BY o.id LIMIT ?`, sink, limit)
+		WHERE o.sink = ? ORDER BY o.event_id LIMIT ?`, sink, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read queue of sink %q: %w", sink, err)
 	}
@@ -133,18 +134,18 @@ func (d *DB) Pending(ctx context.Context, sink string, limit int) ([]notify.Pend
 	var out []notify.Pending
 	for rows.Next() {
 		var p notify.Pending
-		var queued, next, t, typ, evidence string
+		var next, t, typ, evidence string
 		e := &p.Event
-		if err := rows.Scan(&p.ID, &queued, &p.Attempts, &next,
+		if err := rows.Scan(&p.Attempts, &next,
 			&e.ID, &t, &typ, &e.Container, &e.Agent, &e.Instance, &e.Detail, &evidence); err != nil {
 			return nil, fmt.Errorf("read queue of sink %q: %w", sink, err)
 		}
-		p.QueuedAt, _ = time.Parse(timeFormat, queued)
 		if next != "" {
 			p.NextAttempt, _ = time.Parse(timeFormat, next)
 		}
 		e.Type = watchdog.EventType(typ)
 		e.Time, _ = time.Parse(timeFormat, t)
+		p.ID, p.QueuedAt = e.ID, e.Time
 		if evidence != "" {
 			if err := json.Unmarshal([]byte(evidence), &e.Evidence); err != nil {
 				return nil, fmt.Errorf("event %d evidence: %w", e.ID, err)
@@ -160,13 +161,13 @@ func (d *DB) Pending(ctx context.Context, sink string, limit int) ([]notify.Pend
 func (d *DB) Settle(ctx context.Context, sink string, o notify.Outcome) error {
 	return d.tx(ctx, func(tx *sql.Tx) error {
 		if gone := append(append([]int64(nil), o.Delivered...), o.Dropped...); len(gone) > 0 {
-			q, args := inList(`DELETE FROM outbox WHERE sink = ? AND id IN `, sink, gone)
+			q, args := inList(`DELETE FROM outbox WHERE sink = ? AND event_id IN `, sink, gone)
 			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 				return fmt.Errorf("settle sink %q: %w", sink, err)
 			}
 		}
 		if len(o.Retry) > 0 {
-			q, args := inList(`UPDATE outbox SET attempts = ?, next_attempt = ? WHERE sink = ? AND id IN `,
+			q, args := inList(`UPDATE outbox SET attempts = ?, next_attempt = ? WHERE sink = ? AND event_id IN `,
 				o.Attempts, o.NextAttempt.UTC().Format(timeFormat), sink, o.Retry)
 			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 				return fmt.Errorf("settle sink %q: %w", sink, err)
@@ -200,8 +201,8 @@ func inList(query string, argsAndIDs ...any) (string, []any) {
 
 // Stats implements notify.Outbox.
 func (d *DB) Stats(ctx context.Context) ([]notify.SinkStats, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT s.name, s.delivered, s.failed, s.dropped, s.last_error,
-		(SELECT count(*) FROM outbox o WHERE o.sink = s.name) FROM sinks s ORDER BY s.name`)
+	rows, err := d.db.QueryContext(ctx, `SELECT s.name, s.delivered, s.failed, s.dropped, s.last_error, count(o.sink)
+		FROM sinks s LEFT JOIN outbox o ON o.sink = s.name GROUP BY s.name ORDER BY s.name`)
 	if err != nil {
 		return nil, fmt.Errorf("read notification stats: %w", err)
 	}

@@ -28,6 +28,8 @@ const timeFormat = time.RFC3339Nano
 type DB struct {
 	db  *sql.DB
 	Now func() time.Time
+	// queue is queueSQL, prepared once: it runs in every event's transaction.
+	queue *sql.Stmt
 }
 
 // Open opens (creating it and its folder if needed) the registry at path
@@ -58,6 +60,10 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if err := d.migrate(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open registry %s: %w", path, err)
+	}
+	if d.queue, err = db.PrepareContext(ctx, queueSQL); err != nil {
+		db.Close()
+		return nil, err
 	}
 	if err := privateSidecars(path); err != nil {
 		db.Close()
@@ -372,7 +378,7 @@ func (d *DB) appendEvent(ctx context.Context, tx *sql.Tx, e *watchdog.Event) err
 	if e.ID, err = res.LastInsertId(); err != nil {
 		return err
 	}
-	return queueNotifications(ctx, tx, e)
+	return d.queueNotifications(ctx, tx, e)
 }
 
 // Events returns up to limit events with an id above since, oldest first

@@ -204,4 +204,3 @@ func (s *session) Data(r io.Reader) error {
 	s.got <- s.m
 	return nil
 }
-

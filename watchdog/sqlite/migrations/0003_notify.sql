@@ -15,13 +15,15 @@ CREATE TABLE sinks (
 	last_error   TEXT NOT NULL DEFAULT ''
 );
 
+-- One row per event and sink, keyed by the event so that the rows an event
+-- queues sit together at the end of one b-tree (a tick's transaction then
+-- writes one more page, not one per sink); a sink's rows in event id order
+-- are its delivery order. No foreign key: RemoveSink deletes a sink's rows,
+-- and the check would cost every event's transaction a lookup.
 CREATE TABLE outbox (
-	id           INTEGER PRIMARY KEY AUTOINCREMENT,
-	sink         TEXT NOT NULL REFERENCES sinks(name) ON DELETE CASCADE,
 	event_id     INTEGER NOT NULL,
-	queued_at    TEXT NOT NULL,
+	sink         TEXT NOT NULL,
 	attempts     INTEGER NOT NULL DEFAULT 0,
-	next_attempt TEXT NOT NULL DEFAULT ''   -- empty: due at once
-);
-
-CREATE INDEX outbox_by_sink ON outbox (sink, id);
+	next_attempt TEXT NOT NULL DEFAULT '',  -- empty: due at once
+	PRIMARY KEY (event_id, sink)
+) WITHOUT ROWID;
