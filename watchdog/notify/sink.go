@@ -158,9 +158,7 @@ func (s Sink) Redact(text string) string {
 			secrets = append(secrets, u.User.String(), u.User.Username(), p)
 		}
 		secrets = append(secrets, u.EscapedPath(), u.Path, u.RawQuery)
-		for _, seg := range strings.Split(u.Path, "/") {
-			secrets = append(secrets, seg)
-		}
+		secrets = append(secrets, strings.Split(u.Path, "/")...)
 		for _, vs := range u.Query() {
 			secrets = append(secrets, vs...)
 		}
