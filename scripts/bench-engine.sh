@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench-engine.sh: measure container-watchdog against the real Docker
-# engine (BenchmarkEngine in cmd/container-watchdog/engine_test.go) and
+# engine (BenchmarkEngine in cmd/container-watchdog/engine_bench_test.go) and
 # print one table:
 #
 #   - tick duration (the watchdog's Tick, in-process, real docker CLI and

@@ -134,7 +134,6 @@ func TestSystemdUnits(t *testing.T) {
 
 	db := filepath.Join(state, "registry.db")
 	dockerState := filepath.Join(state, "docker.json")
-	wedge := filepath.Join(state, "wedge")
 	stdoutLog := filepath.Join(state, "stdout.log")
 	stderrLog := filepath.Join(state, "stderr.log")
 	console := newConsole(t)
@@ -150,7 +149,7 @@ func TestSystemdUnits(t *testing.T) {
 	port := freePort(t)
 	writeUnits(t, units, unitConfig{
 		cw: cw, docker: docker, state: state, db: db, dockerState: dockerState,
-		wedge: wedge, stdout: stdoutLog, stderr: stderrLog, port: port,
+		stdout: stdoutLog, stderr: stderrLog, port: port,
 	})
 
 	// A cgroup of our own on the host's cgroup2 hierarchy: systemd takes its
@@ -307,10 +306,11 @@ exec ` + systemdBin + ` --system --unit=cwtest.target --log-target=console --sho
 		return r.StatusCode == 200, r.Status
 	})
 
-	// 4. A wedged loop stops pinging; WatchdogSec=3 makes systemd kill it
-	// (SIGABRT) and Restart=on-failure starts a new one.
-	must(t, os.WriteFile(wedge, nil, 0o644))
-	waitFor(t, 120*time.Second, "the watchdog to kill the wedged service and systemd to restart it", func() (bool, string) {
+	// 4. A frozen process stops pinging, as an operator would see a hung
+	// one: WatchdogSec=4 makes systemd kill it (SIGABRT, with SIGCONT so a
+	// stopped process gets it) and Restart=on-failure starts a new one.
+	must(t, sd.signal("STOP", firstPid))
+	waitFor(t, 120*time.Second, "the watchdog to kill the frozen service and systemd to restart it", func() (bool, string) {
 		p, err := sd.show(service)
 		if err != nil {
 			return false, err.Error()
@@ -325,8 +325,7 @@ exec ` + systemdBin + ` --system --unit=cwtest.target --log-target=console --sho
 	if b, _ := os.ReadFile(stderrLog); !bytes.Contains(b, []byte("SIGABRT")) {
 		t.Errorf("no SIGABRT stack trace in the service's stderr:\n%s", tail(b, 4000))
 	}
-	// 5. Unwedged, the new process completes a tick and is active again.
-	must(t, os.Remove(wedge))
+	// 5. The new process completes a tick and is active again.
 	waitFor(t, 120*time.Second, "the restarted service to become active", func() (bool, string) {
 		p, err := sd.show(service)
 		return err == nil && p["ActiveState"] == "active", fmt.Sprint(p, err)
@@ -334,8 +333,8 @@ exec ` + systemdBin + ` --system --unit=cwtest.target --log-target=console --sho
 }
 
 type unitConfig struct {
-	cw, docker, state, db, dockerState, wedge, stdout, stderr string
-	port                                                      int
+	cw, docker, state, db, dockerState, stdout, stderr string
+	port                                               int
 }
 
 // writeUnits lays out the unit folder: the shipped units verbatim, stub
@@ -370,11 +369,10 @@ Environment=CONTAINER_WATCHDOG_DB=%[4]s
 Environment=CONTAINER_WATCHDOG_DOCKER=%[2]s
 Environment=CONTAINER_WATCHDOG_DOCKER_TIMEOUT=1s
 Environment=FAKEDOCKER_STATE=%[5]s
-Environment=CONTAINER_WATCHDOG_TEST_WEDGE_FILE=%[6]s
-Environment=%[9]s=1
-StandardOutput=append:%[7]s
-StandardError=append:%[8]s
-`, c.cw, c.docker, c.state, c.db, c.dockerState, c.wedge, c.stdout, c.stderr, fakeDockerEnv))
+Environment=%[8]s=1
+StandardOutput=append:%[6]s
+StandardError=append:%[7]s
+`, c.cw, c.docker, c.state, c.db, c.dockerState, c.stdout, c.stderr, fakeDockerEnv))
 	writeFile(t, filepath.Join(dir, socketUnit+".d", "test.conf"), fmt.Sprintf("[Socket]\nListenStream=\nListenStream=127.0.0.1:%d\n", c.port))
 }
 
@@ -462,6 +460,19 @@ func (m *manager) show(unit string) (map[string]string, error) {
 		}
 	}
 	return p, nil
+}
+
+// signal sends SIG to pid as the namespaced systemd sees it: PIDs inside
+// are not host PIDs, so never a host kill of that number.
+func (m *manager) signal(sig, pid string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "nsenter", "-t", strconv.Itoa(m.pid), "-m", "-p",
+		"kill", "-"+sig, pid).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("kill -%s %s: %v: %s", sig, pid, err, bytes.TrimSpace(out))
+	}
+	return nil
 }
 
 // cgroup2Root finds the host's cgroup2 hierarchy and whether it has to be

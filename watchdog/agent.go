@@ -48,15 +48,23 @@ var (
 
 // Agent is one registered agent type and its instances.
 type Agent struct {
-	Name      string    `json:"name"`
-	Image     string    `json:"image"`
-	HostMode  bool      `json:"host_mode"`
-	Env       []string  `json:"env"`
-	StatePath string    `json:"state_path"`
-	Command   []string  `json:"command"`
-	Instances []string  `json:"instances"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	Name      string   `json:"name"`
+	Image     string   `json:"image"`
+	HostMode  bool     `json:"host_mode"`
+	Env       []string `json:"env"`
+	StatePath string   `json:"state_path"`
+	Command   []string `json:"command"`
+	Instances []string `json:"instances"`
+	// Health is passed to docker run; the zero value leaves the image's own
+	// HEALTHCHECK (if any) in charge.
+	Health HealthCheck `json:"health"`
+	// OnUnhealthy and UnhealthyGrace say what the watchdog does about an
+	// unhealthy container: report it (the default), or restart it once it
+	// has been unhealthy for the grace.
+	OnUnhealthy    UnhealthyAction `json:"on_unhealthy"`
+	UnhealthyGrace time.Duration   `json:"unhealthy_grace_ns"`
+	CreatedAt      time.Time       `json:"created_at"`
+	UpdatedAt      time.Time       `json:"updated_at"`
 }
 
 // Instance names one container the registry expects.
@@ -168,24 +176,35 @@ func (a *Agent) Validate() error {
 			return fmt.Errorf("%w command argument %q: contains NUL", ErrInvalid, c)
 		}
 	}
-	return nil
+	if err := a.Health.Validate(); err != nil {
+		return err
+	}
+	return ValidateUnhealthy(a.OnUnhealthy, a.UnhealthyGrace)
 }
 
 // ConfigHash fingerprints everything that shapes an agent's containers, so a
 // change to any of it (and nothing else) recreates them.
 func (a *Agent) ConfigHash() string {
-	b, _ := json.Marshal(struct {
+	fields := struct {
 		Image     string
 		Env       []string
 		StatePath string
 		Command   []string
-	}{a.Image, orEmpty(a.Env), a.StatePath, orEmpty(a.Command)})
+		// Only when set, so that containers made before health checks
+		// existed keep their hash.
+		Health *HealthCheck `json:",omitempty"`
+	}{a.Image, OrEmpty(a.Env), a.StatePath, OrEmpty(a.Command), nil}
+	if a.Health != (HealthCheck{}) {
+		fields.Health = &a.Health
+	}
+	b, _ := json.Marshal(fields)
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:8])
 }
 
-// orEmpty makes nil and empty hash alike: the registry reads back [] for nil.
-func orEmpty(s []string) []string {
+// OrEmpty makes a nil list empty, so that nil and empty hash and store
+// alike (the registry reads back [] for nil).
+func OrEmpty(s []string) []string {
 	if s == nil {
 		return []string{}
 	}

@@ -14,9 +14,10 @@ type Lifecycle struct {
 	Container string
 	Agent     string
 	Instance  string
-	Action    string // kill, die, oom, stop, destroy, start, ...
+	Action    string // kill, die, oom, stop, destroy, start, health_status, ...
 	ExitCode  string // on die
 	Signal    string // on kill
+	Health    Health // on health_status
 }
 
 func (l Lifecycle) String() string {
@@ -46,14 +47,19 @@ func NewEvidence(keep int, maxAge time.Duration) *Evidence {
 	return &Evidence{Keep: keep, MaxAge: maxAge, by: map[string][]Lifecycle{}}
 }
 
-// Record adds one lifecycle event.
+// Record adds one lifecycle event, dropping the container's events that
+// are too old or too many.
 func (ev *Evidence) Record(l Lifecycle) {
 	if ev == nil {
 		return
 	}
 	ev.mu.Lock()
 	defer ev.mu.Unlock()
-	list := append(ev.by[l.Container], l)
+	list := ev.by[l.Container]
+	for len(list) > 0 && l.Time.Sub(list[0].Time) > ev.MaxAge {
+		list = list[1:]
+	}
+	list = append(list, l)
 	if len(list) > ev.Keep {
 		list = list[len(list)-ev.Keep:]
 	}
@@ -72,9 +78,6 @@ func (ev *Evidence) Recent(container string, now time.Time) []Lifecycle {
 		if now.Sub(l.Time) <= ev.MaxAge {
 			out = append(out, l)
 		}
-	}
-	if len(out) == 0 {
-		delete(ev.by, container)
 	}
 	return out
 }
@@ -101,8 +104,8 @@ func Explain(ls []Lifecycle) (string, map[string]string) {
 	parts := make([]string, 0, len(ls))
 	var actions []string
 	for _, l := range ls {
-		if l.Action == "create" || l.Action == "start" {
-			continue // our own recreation, or docker's restart: not a cause
+		if l.Action == "create" || l.Action == "start" || l.Action == "health_status" {
+			continue // our own recreation, docker's restart, a probe: not a cause
 		}
 		parts = append(parts, l.String())
 		actions = append(actions, l.Action)

@@ -16,6 +16,7 @@ import (
 	"github.com/container-watchdog/container-watchdog/exec"
 	"github.com/container-watchdog/container-watchdog/exec/fakeexec"
 	"github.com/container-watchdog/container-watchdog/watchdog"
+	"github.com/container-watchdog/container-watchdog/watchdog/clock/fakeclock"
 	"github.com/container-watchdog/container-watchdog/watchdog/docker"
 )
 
@@ -392,24 +393,17 @@ func managedLabels(a watchdog.Agent, instance string) map[string]string {
 }
 
 // clock is a fake clock a test advances by hand.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
+type clock = fakeclock.Clock
+
+func newClock() *clock { return fakeclock.New() }
+
+// testClock is a fake clock whose waits the test answers itself.
+type testClock struct {
+	*fakeclock.Clock
+	after func(time.Duration) <-chan time.Time
 }
 
-func newClock() *clock { return &clock{t: time.Date(2026, 4, 20, 11, 55, 26, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+func (c testClock) After(d time.Duration) <-chan time.Time { return c.after(d) }
 
 // recorder is a Publisher that keeps what it got and can panic on demand.
 type recorder struct {

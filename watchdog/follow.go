@@ -4,7 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"strings"
-	"time"
+
+	"github.com/container-watchdog/container-watchdog/watchdog/clock"
 )
 
 // EventSource is docker's event stream of managed containers.
@@ -27,19 +28,19 @@ type Follower struct {
 	Prefix   string
 	Evidence *Evidence
 	Trigger  func()
-	Now      func() time.Time
-	After    func(time.Duration) <-chan time.Time
+	Clock    clock.Clock
 	Log      *slog.Logger
-	// Backoff between restarts: Initial doubling to Max, back to Initial
-	// after a stream that lasted longer than Max.
-	Initial, Max time.Duration
+	// Backoff paces restarts of the stream: the first at once, then
+	// Initial doubling to Max; a stream that lasted Reset starts afresh.
+	Backoff Backoff
 }
 
 // Run follows until ctx ends.
 func (f *Follower) Run(ctx context.Context) error {
-	delay := f.Initial
+	f.Clock = clock.Or(f.Clock)
+	failures := 0
 	for {
-		started := f.Now()
+		started := f.Clock.Now()
 		f.Trigger()
 		err := f.Source.Follow(ctx, func(l Lifecycle) {
 			if !strings.HasPrefix(l.Container, f.Prefix) {
@@ -47,22 +48,23 @@ func (f *Follower) Run(ctx context.Context) error {
 			}
 			f.Evidence.Record(l)
 			switch l.Action {
-			case "die", "destroy", "oom", "start":
+			case "die", "destroy", "oom", "start", "health_status":
 				f.Trigger()
 			}
 		})
 		if ctx.Err() != nil {
 			return nil
 		}
-		if f.Now().Sub(started) > f.Max {
-			delay = f.Initial
+		if f.Clock.Now().Sub(started) > f.Backoff.Reset {
+			failures = 0
 		}
+		failures++
+		delay := f.Backoff.delay(failures)
 		f.Log.Warn("docker events stream ended; restarting", "err", err, "in", delay)
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-f.After(delay):
+		case <-f.Clock.After(delay):
 		}
-		delay = min(2*delay, f.Max)
 	}
 }

@@ -74,24 +74,24 @@ func newFollowEnv(t *testing.T, streams ...stream) *followEnv {
 	e := &followEnv{t: t, clock: newClock(), ev: watchdog.NewEvidence(16, 10*time.Minute)}
 	e.source = &fakeSource{clock: e.clock, streams: streams, log: &e.log, started: make(chan int, 100)}
 	e.f = &watchdog.Follower{
-		Source: e.source, Evidence: e.ev, Now: e.clock.Now, Log: discardLog(),
-		Initial: time.Second, Max: 8 * time.Second,
+		Source: e.source, Evidence: e.ev, Log: discardLog(),
+		Backoff: watchdog.Backoff{Initial: time.Second, Max: 8 * time.Second, Reset: 8 * time.Second, Burst: 1},
 		Trigger: func() {
 			e.source.mu.Lock()
 			defer e.source.mu.Unlock()
 			e.log = append(e.log, "TRIGGER")
 		},
-		After: func(d time.Duration) <-chan time.Time {
-			e.mu.Lock()
-			defer e.mu.Unlock()
-			e.waits = append(e.waits, d)
-			ch := make(chan time.Time, 1)
-			if !e.block {
-				ch <- time.Time{}
-			}
-			return ch
-		},
 	}
+	e.f.Clock = testClock{Clock: e.clock, after: func(d time.Duration) <-chan time.Time {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		e.waits = append(e.waits, d)
+		ch := make(chan time.Time, 1)
+		if !e.block {
+			ch <- time.Time{}
+		}
+		return ch
+	}}
 	return e
 }
 

@@ -3,6 +3,8 @@ package watchdog
 import (
 	"context"
 	"time"
+
+	"github.com/container-watchdog/container-watchdog/watchdog/clock"
 )
 
 // Loop runs ticks one at a time: one at once, then one every Interval
@@ -12,18 +14,14 @@ import (
 type Loop struct {
 	Watcher  *Watcher
 	Interval time.Duration
-	// After is time.After, or a fake clock's.
-	After func(time.Duration) <-chan time.Time
-	Now   func() time.Time
+	// Clock times the waits (nil: the system clock).
+	Clock clock.Clock
 	// Trigger asks for a tick soon; Settle is how long to wait after one so
 	// that a burst (kill, die, destroy) is seen by a single tick.
 	Trigger <-chan struct{}
 	Settle  time.Duration
 	// AfterTick sees every tick, completed or skipped, on the loop goroutine.
 	AfterTick func(TickReport, error)
-	// BeforeTick, when set, runs before each tick. The daemon uses it for a
-	// test-only fault that wedges the loop; it must return when ctx ends.
-	BeforeTick func(ctx context.Context)
 }
 
 // NewTrigger returns a trigger channel and a non-blocking function that
@@ -40,10 +38,8 @@ func NewTrigger() (<-chan struct{}, func()) {
 
 // Run ticks until ctx ends; a tick in flight is cancelled with it.
 func (l *Loop) Run(ctx context.Context) error {
+	l.Clock = clock.Or(l.Clock)
 	for {
-		if l.BeforeTick != nil {
-			l.BeforeTick(ctx)
-		}
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -67,12 +63,12 @@ func (l *Loop) Run(ctx context.Context) error {
 func (l *Loop) wait(ctx context.Context, ticked time.Time) bool {
 	d := l.Interval
 	if next := l.Watcher.NextWake(); next.After(ticked) {
-		d = min(d, max(next.Sub(l.Now()), 0))
+		d = min(d, max(next.Sub(l.Clock.Now()), 0))
 	}
 	select {
 	case <-ctx.Done():
 		return false
-	case <-l.After(d):
+	case <-l.Clock.After(d):
 		return true
 	case <-l.Trigger:
 	}
@@ -80,7 +76,7 @@ func (l *Loop) wait(ctx context.Context, ticked time.Time) bool {
 		select {
 		case <-ctx.Done():
 			return false
-		case <-l.After(l.Settle):
+		case <-l.Clock.After(l.Settle):
 		}
 	}
 	// Fires during the settle are covered by the tick about to run.

@@ -3,7 +3,6 @@ package watchdog_test
 import (
 	"context"
 	"errors"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -78,7 +77,7 @@ func newLoopEnv(e *tickEnv) *loopEnv {
 	trigger, fire := watchdog.NewTrigger()
 	l := &loopEnv{tickEnv: e, timers: newTimers(), fire: fire, ticks: make(chan tickResult, 100)}
 	l.loop = &watchdog.Loop{
-		Watcher: e.w, Interval: loopInterval, After: l.timers.After, Now: e.clock.Now,
+		Watcher: e.w, Interval: loopInterval, Clock: testClock{Clock: e.clock, after: l.timers.After},
 		Trigger: trigger, Settle: loopSettle,
 		AfterTick: func(rep watchdog.TickReport, err error) {
 			l.ticks <- tickResult{rep, err, len(l.timers.reqs)}
@@ -289,45 +288,6 @@ func TestLoopAfterTickSeesSkippedTicks(t *testing.T) {
 		t.Fatalf("tick %+v, want completed", r)
 	}
 	l.stop()
-}
-
-func TestLoopBeforeTickHoldsTicks(t *testing.T) {
-	l := newLoopEnv(newTickEnv(t, agent("dev")))
-	var calls atomic.Int32
-	held, release := make(chan struct{}, 10), make(chan struct{})
-	l.loop.BeforeTick = func(ctx context.Context) {
-		if calls.Add(1) == 1 {
-			return
-		}
-		held <- struct{}{}
-		select {
-		case <-ctx.Done():
-		case <-release:
-		}
-	}
-	l.start()
-	l.nextTick()
-	l.timers.next(t).fire()
-	<-held
-	// Wedged: neither time nor triggers bring a tick.
-	l.fire()
-	l.noTick()
-	l.timers.none(t)
-	release <- struct{}{}
-	l.nextTick()
-
-	// Wedged again (the trigger fired while wedged still asks for a look),
-	// then stopped: Run ends without another tick.
-	wantWait(t, l.timers.next(t), loopInterval)
-	settle := l.timers.next(t)
-	wantWait(t, settle, loopSettle)
-	settle.fire()
-	<-held
-	l.stop()
-	l.noTick()
-	if n := calls.Load(); n != 3 {
-		t.Errorf("BeforeTick ran %d times, want 3", n)
-	}
 }
 
 func TestLoopStopsWhenCtxEnds(t *testing.T) {

@@ -6,20 +6,24 @@ import (
 	"fmt"
 	"sort"
 	"time"
+
+	"github.com/container-watchdog/container-watchdog/watchdog/clock"
 )
 
 // Outcome is what reconciling one container did.
 type Outcome string
 
 const (
-	Created   Outcome = "created"
-	Unchanged Outcome = "unchanged"
-	Recreated Outcome = "recreated"
-	Removed   Outcome = "removed"
-	Orphaned  Outcome = "orphaned"
-	// Absent: neither expected nor present, so there was nothing to do.
-	Absent Outcome = "absent"
-	Failed Outcome = "failed"
+	OutcomeCreated   Outcome = "created"
+	OutcomeUnchanged Outcome = "unchanged"
+	OutcomeRecreated Outcome = "recreated"
+	OutcomeRemoved   Outcome = "removed"
+	OutcomeOrphaned  Outcome = "orphaned"
+	// OutcomeAbsent: neither expected nor present, so there was nothing to do.
+	OutcomeAbsent Outcome = "absent"
+	// OutcomeHeld: an operator holds it, so it was left alone.
+	OutcomeHeld   Outcome = "held"
+	OutcomeFailed Outcome = "failed"
 )
 
 // Result is the outcome for one container; Err is set when Outcome is Failed.
@@ -38,6 +42,8 @@ type ConvergeOptions struct {
 	RemoveUnlisted bool
 	// Purge also removes the state volume of every container removed.
 	Purge bool
+	// Held names containers an operator holds: they are left alone.
+	Held map[string]bool
 }
 
 // Reconciler is the only code that runs `docker run` and `docker rm`. It
@@ -49,7 +55,8 @@ type Reconciler struct {
 	// created, for LeaseTTL at most (a crashed holder's lease expires).
 	Leases   Leaser
 	LeaseTTL time.Duration
-	Now      func() time.Time
+	// Clock stamps leases (nil: the system clock).
+	Clock clock.Clock
 }
 
 // Converge reconciles the named containers (with opt.All, also every
@@ -71,7 +78,7 @@ func (r *Reconciler) Converge(ctx context.Context, agents []Agent, names []strin
 			names = append(names, ContainerName(r.Prefix, in.Agent, in.Instance))
 		}
 		for _, c := range cs {
-			if Ours(r.Prefix, c) {
+			if Manages(r.Prefix, c) {
 				names = append(names, c.Name)
 			}
 		}
@@ -79,6 +86,10 @@ func (r *Reconciler) Converge(ctx context.Context, agents []Agent, names []strin
 	names = dedupe(names)
 	out := make([]Result, 0, len(names))
 	for _, n := range names {
+		if opt.Held[n] {
+			out = append(out, Result{Container: n, Outcome: OutcomeHeld})
+			continue
+		}
 		o, err := r.one(ctx, agents, n, observed[n], opt)
 		out = append(out, Result{Container: n, Outcome: o, Err: err})
 	}
@@ -90,51 +101,56 @@ func (r *Reconciler) Converge(ctx context.Context, agents []Agent, names []strin
 func (r *Reconciler) Repair(ctx context.Context, agents []Agent, name string) (Outcome, error) {
 	c, err := r.Docker.Get(ctx, name)
 	if err != nil {
-		return Failed, fmt.Errorf("look up %s: %w", name, err)
+		return OutcomeFailed, fmt.Errorf("look up %s: %w", name, err)
 	}
 	return r.one(ctx, agents, name, c, ConvergeOptions{})
+}
+
+// Restart restarts a container the tick found unhealthy.
+func (r *Reconciler) Restart(ctx context.Context, name string) error {
+	return r.Docker.Restart(ctx, name)
 }
 
 // one converges a single container. observed is nil when docker has none.
 func (r *Reconciler) one(ctx context.Context, agents []Agent, name string, observed *Container, opt ConvergeOptions) (Outcome, error) {
 	agent, listed := r.lookup(agents, name)
-	if observed != nil && !Ours(r.Prefix, *observed) {
+	if observed != nil && !Manages(r.Prefix, *observed) {
 		if listed && !agent.HostMode {
-			return Failed, fmt.Errorf("container %s exists but was not created by container-watchdog (no %s label); remove or rename it", name, LabelManaged)
+			return OutcomeFailed, fmt.Errorf("container %s exists but was not created by container-watchdog (no %s label); remove or rename it", name, LabelManaged)
 		}
-		return Unchanged, nil // never touch what is not ours
+		return OutcomeUnchanged, nil // never touch what is not ours
 	}
 	switch {
 	case listed && agent.HostMode, !listed && opt.RemoveUnlisted:
 		return r.remove(ctx, name, observed, opt.Purge)
 	case !listed:
 		if observed != nil {
-			return Orphaned, nil
+			return OutcomeOrphaned, nil
 		}
-		return Absent, nil
+		return OutcomeAbsent, nil
 	}
 	spec := r.spec(agent, name)
 	if observed != nil && observed.ConfigHash == spec.Labels[LabelConfig] {
-		return Unchanged, nil
+		return OutcomeUnchanged, nil
 	}
 	release, err := r.lease(ctx, name)
 	if err != nil {
-		return Failed, err
+		return OutcomeFailed, err
 	}
 	defer release()
 	if observed == nil {
 		if err := r.Docker.Run(ctx, spec); err != nil {
-			return Failed, err
+			return OutcomeFailed, err
 		}
-		return Created, nil
+		return OutcomeCreated, nil
 	}
 	if err := r.Docker.Remove(ctx, name); err != nil {
-		return Failed, fmt.Errorf("remove outdated %s: %w", name, err)
+		return OutcomeFailed, fmt.Errorf("remove outdated %s: %w", name, err)
 	}
 	if err := r.Docker.Run(ctx, spec); err != nil {
-		return Failed, err
+		return OutcomeFailed, err
 	}
-	return Recreated, nil
+	return OutcomeRecreated, nil
 }
 
 // lease marks name as being replaced until the returned func releases it.
@@ -142,7 +158,7 @@ func (r *Reconciler) lease(ctx context.Context, name string) (func(), error) {
 	if r.Leases == nil {
 		return func() {}, nil
 	}
-	if err := r.Leases.Lease(ctx, name, r.Now().Add(r.LeaseTTL)); err != nil {
+	if err := r.Leases.Lease(ctx, name, clock.Or(r.Clock).Now().Add(r.LeaseTTL)); err != nil {
 		return nil, err
 	}
 	return func() {
@@ -153,18 +169,18 @@ func (r *Reconciler) lease(ctx context.Context, name string) (func(), error) {
 }
 
 func (r *Reconciler) remove(ctx context.Context, name string, observed *Container, purge bool) (Outcome, error) {
-	out := Absent
+	out := OutcomeAbsent
 	if observed != nil {
 		if err := r.Docker.Remove(ctx, name); err != nil {
-			return Failed, err
+			return OutcomeFailed, err
 		}
-		out = Removed
+		out = OutcomeRemoved
 	}
 	if purge {
 		if err := r.Docker.RemoveVolume(ctx, VolumeName(name)); err != nil {
-			return Failed, fmt.Errorf("purge volume of %s: %w", name, err)
+			return OutcomeFailed, fmt.Errorf("purge volume of %s: %w", name, err)
 		}
-		out = Removed
+		out = OutcomeRemoved
 	}
 	return out, nil
 }
@@ -197,6 +213,7 @@ func (r *Reconciler) spec(a Agent, name string) RunSpec {
 		Volume:    VolumeName(name),
 		StatePath: a.StatePath,
 		Command:   a.Command,
+		Health:    a.Health,
 		Labels: map[string]string{
 			LabelManaged:  "true",
 			LabelAgent:    in.Agent,
@@ -206,11 +223,11 @@ func (r *Reconciler) spec(a Agent, name string) RunSpec {
 	}
 }
 
-// Ours says c is a container this watchdog manages: it carries the managed
+// Manages says c is a container this watchdog manages: it carries the managed
 // label and its name, under this prefix, names the agent and instance its
 // labels do. Another watchdog's containers (a longer prefix that this one's
 // name filter also matches) are not ours, so never orphans to prune.
-func Ours(prefix string, c Container) bool {
+func Manages(prefix string, c Container) bool {
 	if !c.Managed {
 		return false
 	}

@@ -28,7 +28,7 @@ func converge(t *testing.T, r *watchdog.Reconciler, f *fakeDocker, agents []watc
 		if _, dup := out[res.Container]; dup {
 			t.Errorf("%s reconciled twice", res.Container)
 		}
-		if (res.Outcome == watchdog.Failed) != (res.Err != nil) {
+		if (res.Outcome == watchdog.OutcomeFailed) != (res.Err != nil) {
 			t.Errorf("%s: outcome %s with err %v", res.Container, res.Outcome, res.Err)
 		}
 		out[res.Container] = res
@@ -56,7 +56,7 @@ func TestConvergeCreatesThenIsIdempotent(t *testing.T) {
 	agents := []watchdog.Agent{agent("dev"), agent("ops", "a", "b")}
 	rs := converge(t, r, f, agents, nil, watchdog.ConvergeOptions{All: true})
 	wantOutcomes(t, rs, map[string]watchdog.Outcome{
-		cname("dev", "default"): watchdog.Created, cname("ops", "a"): watchdog.Created, cname("ops", "b"): watchdog.Created,
+		cname("dev", "default"): watchdog.OutcomeCreated, cname("ops", "a"): watchdog.OutcomeCreated, cname("ops", "b"): watchdog.OutcomeCreated,
 	})
 	if len(f.calls("ps")) != 1 || len(f.calls("run")) != 3 {
 		t.Errorf("calls %q, want one listing and three runs", f.runner.Calls())
@@ -80,7 +80,7 @@ func TestConvergeCreatesThenIsIdempotent(t *testing.T) {
 
 	rs = converge(t, r, f, agents, nil, watchdog.ConvergeOptions{All: true})
 	wantOutcomes(t, rs, map[string]watchdog.Outcome{
-		cname("dev", "default"): watchdog.Unchanged, cname("ops", "a"): watchdog.Unchanged, cname("ops", "b"): watchdog.Unchanged,
+		cname("dev", "default"): watchdog.OutcomeUnchanged, cname("ops", "a"): watchdog.OutcomeUnchanged, cname("ops", "b"): watchdog.OutcomeUnchanged,
 	})
 	if calls := f.runner.Calls(); len(calls) != 1 {
 		t.Errorf("second converge made calls %q, want only the listing", calls)
@@ -97,7 +97,7 @@ func TestConvergeRecreatesOnConfigChangeKeepingVolume(t *testing.T) {
 	agents[0].Image = "example.com/agents/dev:2"
 	agents[1].Instances = []string{"default"} // same config, must stay
 	rs := converge(t, r, f, agents, nil, watchdog.ConvergeOptions{All: true})
-	wantOutcomes(t, rs, map[string]watchdog.Outcome{name: watchdog.Recreated, cname("ops", "default"): watchdog.Unchanged})
+	wantOutcomes(t, rs, map[string]watchdog.Outcome{name: watchdog.OutcomeRecreated, cname("ops", "default"): watchdog.OutcomeUnchanged})
 
 	calls := f.runner.Calls()
 	if len(calls) != 3 || !strings.HasPrefix(calls[1], "docker rm -f "+name) || !strings.HasPrefix(calls[2], "docker run ") {
@@ -118,7 +118,7 @@ func TestConvergeRemovesHostModeAndUnlisted(t *testing.T) {
 	// dev turns host-mode: its container goes, its volume stays.
 	agents[0].HostMode = true
 	rs := converge(t, r, f, agents, []string{cname("dev", "default")}, watchdog.ConvergeOptions{})
-	wantOutcomes(t, rs, map[string]watchdog.Outcome{cname("dev", "default"): watchdog.Removed})
+	wantOutcomes(t, rs, map[string]watchdog.Outcome{cname("dev", "default"): watchdog.OutcomeRemoved})
 	if f.get(cname("dev", "default")) != nil || !f.hasVolume(cname("dev", "default")+"-state") {
 		t.Error("want the container gone and its volume kept")
 	}
@@ -127,15 +127,15 @@ func TestConvergeRemovesHostModeAndUnlisted(t *testing.T) {
 	// ops leaves the registry: without RemoveUnlisted its containers are orphans.
 	listed := agents[:1]
 	rs = converge(t, r, f, listed, []string{cname("ops", "a"), cname("ops", "b")}, watchdog.ConvergeOptions{})
-	wantOutcomes(t, rs, map[string]watchdog.Outcome{cname("ops", "a"): watchdog.Orphaned, cname("ops", "b"): watchdog.Orphaned})
+	wantOutcomes(t, rs, map[string]watchdog.Outcome{cname("ops", "a"): watchdog.OutcomeOrphaned, cname("ops", "b"): watchdog.OutcomeOrphaned})
 	wantNoCalls(t, f, "rm", "run", "volume")
 	rs = converge(t, r, f, listed, nil, watchdog.ConvergeOptions{All: true})
-	wantOutcomes(t, rs, map[string]watchdog.Outcome{cname("ops", "a"): watchdog.Orphaned, cname("ops", "b"): watchdog.Orphaned})
+	wantOutcomes(t, rs, map[string]watchdog.Outcome{cname("ops", "a"): watchdog.OutcomeOrphaned, cname("ops", "b"): watchdog.OutcomeOrphaned})
 	wantNoCalls(t, f, "rm", "run", "volume")
 
 	// With RemoveUnlisted (agent rm names them) they go; without Purge the volumes stay.
 	rs = converge(t, r, f, listed, []string{cname("ops", "a"), cname("ops", "b")}, watchdog.ConvergeOptions{RemoveUnlisted: true})
-	wantOutcomes(t, rs, map[string]watchdog.Outcome{cname("ops", "a"): watchdog.Removed, cname("ops", "b"): watchdog.Removed})
+	wantOutcomes(t, rs, map[string]watchdog.Outcome{cname("ops", "a"): watchdog.OutcomeRemoved, cname("ops", "b"): watchdog.OutcomeRemoved})
 	if len(f.calls("rm")) != 2 || f.get(cname("ops", "a")) != nil || f.get(cname("ops", "b")) != nil {
 		t.Errorf("calls %q", f.runner.Calls())
 	}
@@ -150,7 +150,7 @@ func TestConvergePurgeRemovesVolume(t *testing.T) {
 	converge(t, r, f, []watchdog.Agent{agent("dev")}, nil, watchdog.ConvergeOptions{All: true})
 	name := cname("dev", "default")
 	rs := converge(t, r, f, nil, []string{name}, watchdog.ConvergeOptions{RemoveUnlisted: true, Purge: true})
-	wantOutcomes(t, rs, map[string]watchdog.Outcome{name: watchdog.Removed})
+	wantOutcomes(t, rs, map[string]watchdog.Outcome{name: watchdog.OutcomeRemoved})
 	calls := f.runner.Calls()
 	if len(calls) != 3 || calls[1] != "docker rm -f "+name || calls[2] != "docker volume rm "+name+"-state" {
 		t.Fatalf("calls %q, want ps, rm, volume rm", calls)
@@ -163,7 +163,7 @@ func TestConvergePurgeRemovesVolume(t *testing.T) {
 	converge(t, r, f, []watchdog.Agent{agent("dev")}, nil, watchdog.ConvergeOptions{All: true})
 	f.setFail("rm", "Error response from daemon: removal of container is already in progress")
 	rs = converge(t, r, f, nil, []string{name}, watchdog.ConvergeOptions{RemoveUnlisted: true, Purge: true})
-	if rs[name].Outcome != watchdog.Failed || !strings.Contains(rs[name].Err.Error(), "already in progress") {
+	if rs[name].Outcome != watchdog.OutcomeFailed || !strings.Contains(rs[name].Err.Error(), "already in progress") {
 		t.Errorf("result %+v", rs[name])
 	}
 	wantNoCalls(t, f, "volume")
@@ -185,7 +185,7 @@ func TestConvergeNeverTouchesUnmanagedContainers(t *testing.T) {
 	for _, opt := range []watchdog.ConvergeOptions{{All: true}, {All: true, RemoveUnlisted: true, Purge: true}} {
 		rs := converge(t, r, f, agents, []string{cname("stranger", "x"), cname("host", "default")}, opt)
 		wantOutcomes(t, rs, map[string]watchdog.Outcome{
-			name: watchdog.Failed, cname("stranger", "x"): watchdog.Unchanged, cname("host", "default"): watchdog.Unchanged,
+			name: watchdog.OutcomeFailed, cname("stranger", "x"): watchdog.OutcomeUnchanged, cname("host", "default"): watchdog.OutcomeUnchanged,
 		})
 		if err := rs[name].Err; err == nil || !strings.Contains(err.Error(), name) || !strings.Contains(err.Error(), "not created by container-watchdog") {
 			t.Errorf("err %v, want one naming the container and saying it is not ours", err)
@@ -205,7 +205,7 @@ func TestConvergeFailureOfOneSparesOthers(t *testing.T) {
 	stderr := "docker: Error response from daemon: pull access denied for example.com/agents/aa"
 	f.setFailFor(bad, stderr)
 	rs := converge(t, r, f, []watchdog.Agent{agent("aa"), agent("bb")}, nil, watchdog.ConvergeOptions{All: true})
-	wantOutcomes(t, rs, map[string]watchdog.Outcome{bad: watchdog.Failed, cname("bb", "default"): watchdog.Created})
+	wantOutcomes(t, rs, map[string]watchdog.Outcome{bad: watchdog.OutcomeFailed, cname("bb", "default"): watchdog.OutcomeCreated})
 	if rs[bad].Err.Error() != stderr {
 		t.Errorf("err %q, want docker's stderr %q", rs[bad].Err, stderr)
 	}
@@ -235,15 +235,15 @@ func TestRepair(t *testing.T) {
 	name := cname("dev", "default")
 
 	out, err := r.Repair(ctx, agents, name)
-	if err != nil || out != watchdog.Created || f.get(name) == nil {
+	if err != nil || out != watchdog.OutcomeCreated || f.get(name) == nil {
 		t.Fatalf("Repair = %s, %v", out, err)
 	}
 	out, err = r.Repair(ctx, agents, name)
-	if err != nil || out != watchdog.Unchanged {
+	if err != nil || out != watchdog.OutcomeUnchanged {
 		t.Fatalf("second Repair = %s, %v", out, err)
 	}
 	f.setFail("ps", "boom")
-	if out, err = r.Repair(ctx, agents, name); out != watchdog.Failed || err == nil || !strings.Contains(err.Error(), "boom") {
+	if out, err = r.Repair(ctx, agents, name); out != watchdog.OutcomeFailed || err == nil || !strings.Contains(err.Error(), "boom") {
 		t.Fatalf("Repair with ps failing = %s, %v", out, err)
 	}
 }
@@ -265,8 +265,8 @@ func TestOursNeedsNameAndLabelsToAgree(t *testing.T) {
 		{"claude-hooks-", managed("claude-hooks-dev-default", "ops", "default"), false},
 		{"claude-hooks-", watchdog.Container{Name: "claude-hooks-dev-default", Agent: "dev", Instance: "default"}, false},
 	} {
-		if got := watchdog.Ours(tc.prefix, tc.c); got != tc.want {
-			t.Errorf("Ours(%q, %+v) = %v, want %v", tc.prefix, tc.c, got, tc.want)
+		if got := watchdog.Manages(tc.prefix, tc.c); got != tc.want {
+			t.Errorf("Manages(%q, %+v) = %v, want %v", tc.prefix, tc.c, got, tc.want)
 		}
 	}
 }
@@ -293,7 +293,7 @@ func (l *leaseLog) Release(_ context.Context, c string) error {
 func TestReconcilerLeasesAReplacement(t *testing.T) {
 	r, f := newReconciler(t)
 	leases := &leaseLog{f: f}
-	r.Leases, r.LeaseTTL, r.Now = leases, time.Minute, time.Now
+	r.Leases, r.LeaseTTL = leases, time.Minute
 	a := agent("dev")
 	converge(t, r, f, []watchdog.Agent{a}, nil, watchdog.ConvergeOptions{All: true})
 	leases.log = nil
@@ -303,7 +303,7 @@ func TestReconcilerLeasesAReplacement(t *testing.T) {
 	}
 	a.Image = "agent:2"
 	rs := converge(t, r, f, []watchdog.Agent{a}, nil, watchdog.ConvergeOptions{All: true})
-	wantOutcomes(t, rs, map[string]watchdog.Outcome{cname("dev", "default"): watchdog.Recreated})
+	wantOutcomes(t, rs, map[string]watchdog.Outcome{cname("dev", "default"): watchdog.OutcomeRecreated})
 	want := []string{"lease " + cname("dev", "default") + " present=true", "release " + cname("dev", "default") + " present=true"}
 	if !slices.Equal(leases.log, want) {
 		t.Errorf("lease calls %v, want %v", leases.log, want)

@@ -8,24 +8,27 @@ import (
 	"time"
 )
 
-// Backoff paces recreation of one instance, as kubelet paces restarts:
-// the first recreation is at once; each further one in a streak waits
-// Initial, doubling up to Max, after the previous attempt; a streak ends
-// once the container has run for Reset since the last attempt.
+// Backoff paces recreation of one instance, as kubelet paces restarts: the
+// first Burst recreations of a streak start at once (an operator repeating
+// `docker rm -f` gets each container back at once); from the next one on,
+// each waits Initial, doubling up to Max, after the previous attempt. A
+// streak ends once the container has run for Reset since the last attempt.
 type Backoff struct {
 	Initial, Max, Reset time.Duration
+	Burst               int
 }
 
-// DefaultBackoff is 10 s doubling to 5 min, reset after 10 min running.
-var DefaultBackoff = Backoff{Initial: 10 * time.Second, Max: 5 * time.Minute, Reset: 10 * time.Minute}
+// DefaultBackoff: the first at once, then 10 s doubling to 5 min, within
+// 10 min.
+var DefaultBackoff = Backoff{Initial: 10 * time.Second, Max: 5 * time.Minute, Reset: 10 * time.Minute, Burst: 1}
 
-// delay is the wait before attempt number n+1 of a streak of n.
+// delay is the wait before the next attempt after n recent ones.
 func (b Backoff) delay(n int) time.Duration {
-	if n == 0 {
+	if n < b.Burst {
 		return 0
 	}
 	d := b.Initial
-	for i := 1; i < n && d < b.Max; i++ {
+	for i := b.Burst; i < n && d < b.Max; i++ {
 		d *= 2
 	}
 	return min(d, b.Max)
@@ -35,156 +38,216 @@ func (b Backoff) delay(n int) time.Duration {
 // waits on dockerd, so a few per core.
 func DefaultParallelism() int { return max(4, 2*runtime.NumCPU()) }
 
-// streak is one instance's run of recreation attempts.
-type streak struct {
-	attempts int
-	last     time.Time
+// record is one instance's repair bookkeeping, as PLEG keeps one record
+// per pod. The zero record is an instance never repaired.
+type record struct {
+	inFlight bool      // a recreation or restart is under way
+	doneAt   time.Time // when the last one ended
+	attempts int       // recreations in the current streak
+	last     time.Time // when the streak's last attempt began
+	// deferredUntil is set while the instance is missing and pacing holds
+	// its next attempt back.
+	deferredUntil time.Time
+	// restarts are the recent unhealthy restarts' times; gaveUp stops them
+	// until the container has been healthy.
+	restarts []time.Time
+	gaveUp   bool
+	// recheckAt asks for a look then (an unhealthy grace ends).
+	recheckAt time.Time
 }
 
-// repairs is the Watcher's bookkeeping of recreations under way and paced.
+// repairs is the bounded pool and every instance's record, behind one lock.
 type repairs struct {
-	mu       sync.Mutex
-	inflight map[string]bool
-	doneAt   map[string]time.Time
-	streaks  map[string]*streak
-	deferred map[string]time.Time // missing, waiting for its backoff to end
-	sem      chan struct{}
-	wg       sync.WaitGroup
+	backoff Backoff
+	sem     chan struct{}
+	wg      sync.WaitGroup
+
+	mu sync.Mutex
+	by map[string]*record
 }
 
-func (w *Watcher) state() *repairs {
-	w.once.Do(func() {
-		n := w.Parallelism
-		if n <= 0 {
-			n = DefaultParallelism()
-		}
-		w.rs = &repairs{
-			inflight: map[string]bool{}, doneAt: map[string]time.Time{},
-			streaks: map[string]*streak{}, deferred: map[string]time.Time{},
-			sem: make(chan struct{}, n),
-		}
+func newRepairs(parallelism int, b Backoff) *repairs {
+	return &repairs{backoff: b, sem: make(chan struct{}, parallelism), by: map[string]*record{}}
+}
+
+// with runs f on name's record under the lock, creating the record.
+func (rs *repairs) with(name string, f func(r *record)) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	r := rs.by[name]
+	if r == nil {
+		r = &record{}
+		rs.by[name] = r
+	}
+	f(r)
+}
+
+// recent drops the times older than window at now and returns the rest.
+func recent(ts []time.Time, now time.Time, window time.Duration) []time.Time {
+	i := 0
+	for i < len(ts) && now.Sub(ts[i]) >= window {
+		i++
+	}
+	return ts[i:]
+}
+
+// busy says a tick must not judge name: a repair is under way, or ended
+// after the listing began, so the listing is stale for it.
+func (rs *repairs) busy(name string, listed time.Time) (busy bool) {
+	rs.with(name, func(r *record) { busy = r.inFlight || r.doneAt.After(listed) })
+	return busy
+}
+
+// look fills what the record knows into a Look at l.Now.
+func (rs *repairs) look(l *Look) {
+	rs.with(l.Container, func(r *record) {
+		l.NextRepair = r.nextTry(rs.backoff)
+		r.restarts = recent(r.restarts, l.Now, RestartWindow)
+		l.Restarts, l.GaveUp = len(r.restarts), r.gaveUp
 	})
-	return w.rs
 }
 
-// Wait blocks until every repair under way has finished.
-func (w *Watcher) Wait() { w.state().wg.Wait() }
+// apply keeps what a verdict at now says about pacing: a deferral is moot
+// once the instance is no longer missing (the loop would spin on its due
+// time), running long enough ends a streak, a give-up lasts until the
+// container is not unhealthy, and a recheck is due when the verdict asks.
+func (rs *repairs) apply(name string, v Verdict, now time.Time) {
+	rs.with(name, func(r *record) {
+		if v.Obs.State != StateMissing {
+			r.deferredUntil = time.Time{}
+		}
+		if v.Obs.State == StateRunning && r.attempts > 0 && now.Sub(r.last) >= rs.backoff.Reset {
+			r.attempts = 0
+		}
+		if v.GiveUp {
+			r.gaveUp = true
+		}
+		if v.Obs.Health != HealthUnhealthy {
+			r.gaveUp = false
+		}
+		r.recheckAt = v.RecheckAt
+	})
+}
 
-// NextWake is when a deferred recreation may be tried, or zero.
-func (w *Watcher) NextWake() time.Time {
-	rs := w.state()
+// forget drops the record of an instance no longer watched.
+func (rs *repairs) forget(name string) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	delete(rs.by, name)
+}
+
+// nextTry is when name may next be recreated (zero: at once).
+func (rs *repairs) nextTry(name string) (t time.Time) {
+	rs.with(name, func(r *record) { t = r.nextTry(rs.backoff) })
+	return t
+}
+
+func (r *record) nextTry(b Backoff) time.Time {
+	if d := b.delay(r.attempts); d > 0 {
+		return r.last.Add(d)
+	}
+	return time.Time{}
+}
+
+// begin claims a recreation of name at now: false when one is under way or
+// pacing holds it back (then it is deferred until its due time).
+func (rs *repairs) begin(name string, now time.Time) (ok bool) {
+	rs.with(name, func(r *record) {
+		if r.inFlight {
+			return
+		}
+		if next := r.nextTry(rs.backoff); now.Before(next) {
+			r.deferredUntil = next
+			return
+		}
+		r.deferredUntil = time.Time{}
+		r.attempts++
+		r.last = now
+		r.inFlight = true
+		ok = true
+	})
+	return ok
+}
+
+// beginRestart claims an unhealthy restart of name at now: false when
+// something is under way. The restart counts towards the limit whether or
+// not it works.
+func (rs *repairs) beginRestart(name string, now time.Time) (ok bool) {
+	rs.with(name, func(r *record) {
+		if r.inFlight {
+			return
+		}
+		r.restarts = append(r.restarts, now)
+		r.inFlight = true
+		ok = true
+	})
+	return ok
+}
+
+// end releases the claim begin or beginRestart took.
+func (rs *repairs) end(name string, now time.Time) {
+	rs.with(name, func(r *record) { r.inFlight, r.doneAt = false, now })
+}
+
+// nextWake is the earliest deferred attempt or recheck, or zero.
+func (rs *repairs) nextWake() time.Time {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	var t time.Time
-	for _, at := range rs.deferred {
-		if t.IsZero() || at.Before(t) {
-			t = at
+	for _, r := range rs.by {
+		for _, at := range []time.Time{r.deferredUntil, r.recheckAt} {
+			if !at.IsZero() && (t.IsZero() || at.Before(t)) {
+				t = at
+			}
 		}
 	}
 	return t
 }
 
-// busy says the tick must not judge name: a repair is under way, or ended
-// after the listing began, so the listing is stale for it.
-func (w *Watcher) busy(name string, listed time.Time) bool {
-	rs := w.state()
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	return rs.inflight[name] || rs.doneAt[name].After(listed)
-}
+// Wait blocks until every repair under way has finished.
+func (w *Watcher) Wait() { w.setup(); w.repairs.wg.Wait() }
 
-// settle ends an instance's streak once it has run long enough.
-func (w *Watcher) settle(name string, now time.Time) {
-	rs := w.state()
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	if s := rs.streaks[name]; s != nil && now.Sub(s.last) >= w.backoff().Reset {
-		delete(rs.streaks, name)
-	}
-	delete(rs.deferred, name)
-}
-
-// undefer drops a deferred recreation of a container that is no longer
-// missing: a due time no tick can act on would have the loop spin.
-func (w *Watcher) undefer(name string) {
-	rs := w.state()
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	delete(rs.deferred, name)
-}
-
-// forget drops all bookkeeping of a container no longer watched.
-func (w *Watcher) forgetRepairs(name string) {
-	rs := w.state()
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	delete(rs.streaks, name)
-	delete(rs.deferred, name)
-	delete(rs.doneAt, name)
-}
-
-func (w *Watcher) backoff() Backoff {
-	if w.Backoff == (Backoff{}) {
-		return DefaultBackoff
-	}
-	return w.Backoff
-}
-
-// nextTry is when name may next be recreated (zero: now).
-func (w *Watcher) nextTry(name string) time.Time {
-	rs := w.state()
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	s := rs.streaks[name]
-	if s == nil {
-		return time.Time{}
-	}
-	return s.last.Add(w.backoff().delay(s.attempts))
-}
+// NextWake is when a deferred recreation may be tried, or zero.
+func (w *Watcher) NextWake() time.Time { w.setup(); return w.repairs.nextWake() }
 
 // startRepair recreates a missing container on the repair pool unless one
-// is under way or its backoff has not ended; it never waits for the repair.
-// It reports whether a repair started.
-func (w *Watcher) startRepair(ctx context.Context, obs Observation, ev func(EventType, string) *Event) bool {
-	rs := w.state()
-	now := w.Now()
-	rs.mu.Lock()
-	if rs.inflight[obs.Container] {
-		rs.mu.Unlock()
+// is under way or pacing holds it back; it never waits for the repair. It
+// reports whether a repair started.
+func (w *Watcher) startRepair(ctx context.Context, obs Observation) bool {
+	if !w.repairs.begin(obs.Container, w.Clock.Now()) {
 		return false
 	}
-	s := rs.streaks[obs.Container]
-	if s == nil {
-		s = &streak{}
-		rs.streaks[obs.Container] = s
-	}
-	if next := s.last.Add(w.backoff().delay(s.attempts)); s.attempts > 0 && now.Before(next) {
-		rs.deferred[obs.Container] = next
-		rs.mu.Unlock()
-		return false
-	}
-	delete(rs.deferred, obs.Container)
-	s.attempts++
-	s.last = now
-	rs.inflight[obs.Container] = true
-	rs.wg.Add(1)
-	rs.mu.Unlock()
+	w.spawn(ctx, obs.Container, func() bool { return w.repair(ctx, obs) })
+	return true
+}
 
+// startRestart restarts an unhealthy container on the repair pool unless
+// something is under way for it.
+func (w *Watcher) startRestart(ctx context.Context, obs Observation) bool {
+	if !w.repairs.beginRestart(obs.Container, w.Clock.Now()) {
+		return false
+	}
+	w.spawn(ctx, obs.Container, func() bool { return w.restart(ctx, obs) })
+	return true
+}
+
+// spawn runs work for a claimed container on the bounded pool, and ends
+// the claim. When work asks for it, the loop looks again.
+func (w *Watcher) spawn(ctx context.Context, name string, work func() (again bool)) {
+	rs := w.repairs
+	rs.wg.Add(1)
 	go func() {
-		var wake bool
+		var again bool
 		defer rs.wg.Done()
 		defer func() {
 			if v := recover(); v != nil {
-				w.Log.Error("panic while repairing container", "container", obs.Container, "panic", v)
+				w.Log.Error("panic while repairing container", "container", name, "panic", v)
 			}
-			rs.mu.Lock()
-			delete(rs.inflight, obs.Container)
-			rs.doneAt[obs.Container] = w.Now()
-			rs.mu.Unlock()
-			// Only now: a tick woken earlier would find the repair still
+			rs.end(name, w.Clock.Now())
+			// Only now: a tick woken earlier would find the work still
 			// under way, skip the instance and never time the next attempt.
-			if wake {
-				w.wake()
+			if again {
+				w.Wake()
 			}
 		}()
 		select {
@@ -193,19 +256,54 @@ func (w *Watcher) startRepair(ctx context.Context, obs Observation, ev func(Even
 		case <-ctx.Done():
 			return
 		}
-		wake = w.repair(ctx, obs, ev)
+		again = work()
 	}()
-	return true
+}
+
+// heldNow says an operator held the container after the tick looked: the
+// work must not start (the next tick reports the hold).
+func (w *Watcher) heldNow(ctx context.Context, name string) bool {
+	holds, err := w.Registry.Holds(ctx)
+	if err != nil {
+		w.Log.Warn("read holds before acting", "container", name, "err", err)
+		return false
+	}
+	h, ok := holds[name]
+	return ok && h.Active(w.Clock.Now())
+}
+
+// restart restarts one unhealthy container and reports how it went; it
+// returns true when it failed, so the loop looks again.
+func (w *Watcher) restart(ctx context.Context, obs Observation) (failed bool) {
+	if w.heldNow(ctx, obs.Container) {
+		return false
+	}
+	err := w.Reconciler.Restart(ctx, obs.Container)
+	if ctx.Err() != nil {
+		return false // shutting down
+	}
+	if err != nil {
+		w.record(ctx, nil, obs, w.event(obs, EventUnhealthyRestartFailed, err.Error()))
+		return true
+	}
+	w.Evidence.Consume(obs.Container) // our own kill, die and start explain nothing
+	detail := fmt.Sprintf("unhealthy since %s", stamp(obs.HealthSince))
+	obs.HealthSince = w.Clock.Now() // the grace starts again
+	w.record(ctx, nil, obs, w.event(obs, EventUnhealthyRestarted, detail))
+	return false
 }
 
 // repair recreates one container and reports how it went. A failure
 // already reported with the same docker error is not reported again. It
-// returns true when it failed, so the loop should look again (the backoff
-// has a retry to time).
-func (w *Watcher) repair(ctx context.Context, obs Observation, ev func(EventType, string) *Event) bool {
+// returns true when it failed, so the loop looks again (pacing has a
+// retry to time).
+func (w *Watcher) repair(ctx context.Context, obs Observation) (failed bool) {
 	// Re-read the registry: an agent removed since the tick began must not
 	// get its container back.
-	out, err := Failed, error(nil)
+	if w.heldNow(ctx, obs.Container) {
+		return false
+	}
+	out, err := OutcomeFailed, error(nil)
 	if fresh, rerr := w.Registry.Agents(ctx); rerr != nil {
 		err = fmt.Errorf("read registry: %w", rerr)
 	} else {
@@ -215,10 +313,10 @@ func (w *Watcher) repair(ctx context.Context, obs Observation, ev func(EventType
 		return false // shutting down: the next start reconciles
 	}
 	switch {
-	case err == nil && (out == Created || out == Recreated):
+	case err == nil && (out == OutcomeCreated || out == OutcomeRecreated):
 		w.Evidence.Consume(obs.Container) // our own create/start explain nothing
-		obs.State, obs.Since, obs.Detail = StateRunning, w.Now(), ""
-		w.observe(ctx, nil, obs, ev(EventRecreated, string(out)))
+		obs.State, obs.Since, obs.Detail = StateRunning, w.Clock.Now(), ""
+		w.record(ctx, nil, obs, w.event(obs, EventRecreated, string(out)))
 		return false
 	case err == nil:
 		// Someone else acted between the listing and the repair: say so
@@ -230,17 +328,14 @@ func (w *Watcher) repair(ctx context.Context, obs Observation, ev func(EventType
 		return true
 	}
 	obs.Detail = detail
-	e := ev(EventRecreateFailed, detail)
-	if next := w.nextTry(obs.Container); !next.IsZero() {
-		e.Detail += fmt.Sprintf("; next attempt at %s", next.UTC().Format(time.RFC3339))
+	if next := w.repairs.nextTry(obs.Container); !next.IsZero() {
+		detail += fmt.Sprintf("; next attempt at %s", next.UTC().Format(time.RFC3339))
 	}
-	w.observe(ctx, nil, obs, e)
+	w.record(ctx, nil, obs, w.event(obs, EventRecreateFailed, detail))
 	return true
 }
 
-// wake asks the loop to look again (a failed repair has a backoff to time).
-func (w *Watcher) wake() {
-	if w.Wake != nil {
-		w.Wake()
-	}
+// event is an event of type t about obs's container, stamped now.
+func (w *Watcher) event(obs Observation, t EventType, detail string) Event {
+	return Event{Time: w.Clock.Now(), Type: t, Container: obs.Container, Agent: obs.Agent, Instance: obs.Instance, Detail: detail}
 }

@@ -20,33 +20,48 @@ func TestBackoffDelay(t *testing.T) {
 			t.Errorf("delay(%d) = %v, want Max %v", n, got, b.Max)
 		}
 	}
+	// A burst: the first three at once, then Initial doubling.
+	burst := Backoff{Initial: 10 * time.Second, Max: 5 * time.Minute, Burst: 3}
+	for n, w := range []time.Duration{0, 0, 0, 10 * time.Second, 20 * time.Second, 40 * time.Second} {
+		if got := burst.delay(n); got != w {
+			t.Errorf("%+v delay(%d) = %v, want %v", burst, n, got, w)
+		}
+	}
 	// Max caps even the first wait, and need not be Initial times a power of two.
-	odd := Backoff{Initial: 3 * time.Second, Max: 10 * time.Second}
+	odd := Backoff{Initial: 3 * time.Second, Max: 10 * time.Second, Burst: 1}
 	for n, w := range []time.Duration{0, 3 * time.Second, 6 * time.Second, 10 * time.Second, 10 * time.Second} {
 		if got := odd.delay(n); got != w {
 			t.Errorf("%+v delay(%d) = %v, want %v", odd, n, got, w)
 		}
 	}
-	if got := (Backoff{Initial: time.Minute, Max: time.Second}).delay(1); got != time.Second {
+	if got := (Backoff{Initial: time.Minute, Max: time.Second, Burst: 1}).delay(1); got != time.Second {
 		t.Errorf("Initial above Max: delay(1) = %v, want Max", got)
 	}
 }
 
-func TestWatcherBackoffDefaults(t *testing.T) {
-	if got := (&Watcher{}).backoff(); got != DefaultBackoff {
-		t.Errorf("zero Backoff = %+v, want DefaultBackoff", got)
+func TestWatcherDefaults(t *testing.T) {
+	w := &Watcher{}
+	w.setup()
+	if w.Backoff != DefaultBackoff || w.Clock == nil || w.Log == nil || w.Publisher == nil || w.Wake == nil {
+		t.Errorf("zero Watcher after setup = %+v, want every default filled", w)
 	}
+	w.Publisher.Publish(Event{}) // must not panic
+	w.Wake()
 	custom := Backoff{Initial: time.Second, Max: time.Minute, Reset: time.Hour}
-	if got := (&Watcher{Backoff: custom}).backoff(); got != custom {
-		t.Errorf("Backoff = %+v, want %+v", got, custom)
+	wc := &Watcher{Backoff: custom}
+	wc.setup()
+	if wc.Backoff != custom {
+		t.Errorf("Backoff = %+v, want %+v", wc.Backoff, custom)
 	}
-	if DefaultBackoff != (Backoff{Initial: 10 * time.Second, Max: 5 * time.Minute, Reset: 10 * time.Minute}) {
+	if DefaultBackoff != (Backoff{Initial: 10 * time.Second, Max: 5 * time.Minute, Reset: 10 * time.Minute, Burst: 1}) {
 		t.Errorf("DefaultBackoff = %+v, want 10s doubling to 5m, reset after 10m", DefaultBackoff)
 	}
 	if n := DefaultParallelism(); n < 4 {
 		t.Errorf("DefaultParallelism = %d, want at least 4", n)
 	}
-	if cap((&Watcher{}).state().sem) != DefaultParallelism() || cap((&Watcher{Parallelism: 3}).state().sem) != 3 {
+	w3 := &Watcher{Parallelism: 3}
+	w3.setup()
+	if cap(w.repairs.sem) != DefaultParallelism() || cap(w3.repairs.sem) != 3 {
 		t.Error("the repair pool is not sized by Parallelism")
 	}
 }

@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"runtime/debug"
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/container-watchdog/container-watchdog/watchdog/clock"
 )
 
 // ErrSkipped marks a tick that did not look at containers because docker
@@ -23,40 +26,29 @@ type InstanceState struct {
 	State     State     `json:"state"`
 	Since     time.Time `json:"since,omitzero"`
 	Docker    string    `json:"docker_state,omitempty"`
-}
-
-// TickReport says what one tick saw and did.
-type TickReport struct {
-	Started   time.Time       `json:"time"`
-	Duration  time.Duration   `json:"-"`
-	Result    string          `json:"result"` // completed or skipped
-	Error     string          `json:"error,omitempty"`
-	Instances []InstanceState `json:"instances"`
-	Events    []Event         `json:"-"`
-	// Repairs counts the recreations this tick started; they finish later.
-	Repairs int `json:"repairs_started"`
-}
-
-// Counts returns how many instances are in each state.
-func (r TickReport) Counts() map[State]int {
-	m := map[State]int{}
-	for _, i := range r.Instances {
-		m[i.State]++
-	}
-	return m
+	// Health is docker's health state of the container, when it has a check.
+	Health Health `json:"health,omitempty"`
+	// Held, with its reason and end, while an operator holds it.
+	Held       bool      `json:"held,omitempty"`
+	HoldReason string    `json:"hold_reason,omitempty"`
+	HoldUntil  time.Time `json:"hold_until,omitzero"`
 }
 
 // Watcher runs ticks: one docker listing, a partition into running, stopped
 // and missing, events for every condition that begins, and a repair of
 // every missing container through the Reconciler. Repairs run on a bounded
 // pool after the tick has reported, paced per instance by Backoff.
+//
+// Zero optional fields get defaults on first use: the system clock, a
+// discarding logger, a publisher that drops, DefaultBackoff,
+// DefaultParallelism.
 type Watcher struct {
 	Docker     Docker
 	Registry   Registry
 	Reconciler *Reconciler
 	Publisher  Publisher
 	Prefix     string
-	Now        func() time.Time
+	Clock      clock.Clock
 	Log        *slog.Logger
 	// Evidence, when set, explains missing and stopped containers.
 	Evidence *Evidence
@@ -64,260 +56,219 @@ type Watcher struct {
 	Parallelism int
 	// Backoff paces recreations (zero: DefaultBackoff).
 	Backoff Backoff
-	// Wake, when set, asks the loop for a tick soon.
+	// Wake asks the loop for a tick soon (nil: nobody to ask).
 	Wake func()
 
-	once sync.Once
-	rs   *repairs
+	once    sync.Once
+	repairs *repairs
 	// logMu keeps the event log's id order and the publish order one and
 	// the same while repairs report concurrently: an SSE client skips ids
 	// at or below the last it got.
 	logMu sync.Mutex
 }
 
+// setup fills the defaults; every entry point calls it.
+func (w *Watcher) setup() {
+	w.once.Do(func() {
+		w.Clock = clock.Or(w.Clock)
+		if w.Log == nil {
+			w.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		}
+		if w.Publisher == nil {
+			w.Publisher = Publishers(nil)
+		}
+		if w.Backoff == (Backoff{}) {
+			w.Backoff = DefaultBackoff
+		}
+		if w.Parallelism <= 0 {
+			w.Parallelism = DefaultParallelism()
+		}
+		if w.Wake == nil {
+			w.Wake = func() {}
+		}
+		w.repairs = newRepairs(w.Parallelism, w.Backoff)
+	})
+}
+
+// survey is what a tick reads before judging: the registry's agents, one
+// docker listing, the stored observations, the leases and the holds.
+type survey struct {
+	agents []Agent
+	listed time.Time // when the listing began
+	all    []Container
+	seen   map[string]*Container
+	prev   map[string]Observation
+	leased map[string]bool
+	holds  map[string]Hold
+}
+
 // Tick runs one round. Its error wraps ErrSkipped when docker could not be
 // listed; other errors (the registry failing) also mean nothing was judged.
 func (w *Watcher) Tick(ctx context.Context) (TickReport, error) {
-	rep := TickReport{Started: w.Now(), Result: "completed"}
-	defer func() { rep.Duration = w.Now().Sub(rep.Started) }()
-	fail := func(err error) (TickReport, error) {
-		rep.Result, rep.Error = "skipped", err.Error()
-		rep.Duration = w.Now().Sub(rep.Started)
+	w.setup()
+	rep := TickReport{Started: w.Clock.Now(), Result: TickCompleted}
+	s, err := w.survey(ctx)
+	if err != nil {
+		rep.Result, rep.Error = TickSkipped, err.Error()
+		rep.Duration = w.Clock.Now().Sub(rep.Started)
 		return rep, err
 	}
-	agents, err := w.Registry.Agents(ctx)
-	if err != nil {
-		return fail(fmt.Errorf("read registry: %w", err))
-	}
-	listed := w.Now()
-	cs, err := w.Docker.List(ctx, w.Prefix)
-	if err != nil {
-		return fail(fmt.Errorf("%w: %w", ErrSkipped, err))
-	}
-	// Read after listing: a repair that ended before the listing began is
-	// in both; one that ended after is skipped below as busy.
-	prev, err := w.Registry.Observations(ctx)
-	if err != nil {
-		return fail(fmt.Errorf("read observations: %w", err))
-	}
-	// Likewise leases: one taken before a removal the listing saw is here.
-	leased, err := w.Registry.Leased(ctx, w.Now())
-	if err != nil {
-		return fail(fmt.Errorf("read leases: %w", err))
-	}
-	seen := make(map[string]*Container, len(cs))
-	for i := range cs {
-		seen[cs[i].Name] = &cs[i]
-	}
-
-	watched := map[string]bool{}
-	// Judge under logMu, publishing the tick's events together at the end:
-	// repairs (which report from their own goroutines) cannot interleave
-	// ids, and the SSE fan-out of these events does not compete with the
-	// judging for the CPU.
-	func() {
-		w.logMu.Lock()
-		defer w.logMu.Unlock()
-		defer func() { w.publish(rep.Events) }()
-		for _, in := range ExpectedInstances(agents) {
-			name := ContainerName(w.Prefix, in.Agent, in.Instance)
-			watched[name] = true
-			if w.busy(name, listed) || leased[name] {
-				p := prev[name]
-				rep.Instances = append(rep.Instances, InstanceState{Container: name, Agent: in.Agent, Instance: in.Instance, State: orState(p.State, StateMissing), Since: p.Since})
-				continue
-			}
-			st := w.guard(&rep, name, func() InstanceState {
-				return w.judge(ctx, &rep, in, seen[name], prev[name])
-			})
-			rep.Instances = append(rep.Instances, st)
-		}
-		for _, c := range orphans(w.Prefix, cs, agents) {
-			watched[c.Name] = true
-			st := w.guard(&rep, c.Name, func() InstanceState {
-				return w.orphan(ctx, &rep, c, prev[c.Name])
-			})
-			rep.Instances = append(rep.Instances, st)
-		}
-	}()
-	for name := range prev {
+	watched := w.judgeAll(ctx, &rep, s)
+	for name := range s.prev {
 		if !watched[name] {
-			w.forgetRepairs(name)
-			w.Evidence.Consume(name)
-			if err := w.Registry.Forget(ctx, name); err != nil {
-				w.Log.Error("forget observation", "container", name, "err", err)
-			}
+			w.forget(ctx, name)
 		}
 	}
 	sort.Slice(rep.Instances, func(i, j int) bool { return rep.Instances[i].Container < rep.Instances[j].Container })
-	rep.Duration = w.Now().Sub(rep.Started)
+	rep.Duration = w.Clock.Now().Sub(rep.Started)
 	return rep, nil
+}
+
+func (w *Watcher) survey(ctx context.Context) (survey, error) {
+	var s survey
+	var err error
+	if s.agents, err = w.Registry.Agents(ctx); err != nil {
+		return s, fmt.Errorf("read registry: %w", err)
+	}
+	s.listed = w.Clock.Now()
+	if s.all, err = w.Docker.List(ctx, w.Prefix); err != nil {
+		return s, fmt.Errorf("%w: %w", ErrSkipped, err)
+	}
+	// Read after listing: a repair that ended before the listing began is
+	// in both; one that ended after is skipped as busy.
+	if s.prev, err = w.Registry.Observations(ctx); err != nil {
+		return s, fmt.Errorf("read observations: %w", err)
+	}
+	// Likewise leases: one taken before a removal the listing saw is here.
+	if s.leased, err = w.Registry.Leased(ctx, w.Clock.Now()); err != nil {
+		return s, fmt.Errorf("read leases: %w", err)
+	}
+	if s.holds, err = w.Registry.Holds(ctx); err != nil {
+		return s, fmt.Errorf("read holds: %w", err)
+	}
+	s.seen = make(map[string]*Container, len(s.all))
+	for i := range s.all {
+		s.seen[s.all[i].Name] = &s.all[i]
+	}
+	return s, nil
+}
+
+// judgeAll judges every expected instance and every orphan under logMu,
+// publishing the tick's events together at the end: repairs (which report
+// from their own goroutines) cannot interleave ids, and the fan-out of
+// these events does not compete with the judging. It returns the names
+// it watched.
+func (w *Watcher) judgeAll(ctx context.Context, rep *TickReport, s survey) map[string]bool {
+	watched := map[string]bool{}
+	w.logMu.Lock()
+	defer w.logMu.Unlock()
+	defer func() { w.publish(rep.Events) }()
+	policy := make(map[string]Agent, len(s.agents))
+	for _, a := range s.agents {
+		policy[a.Name] = a
+	}
+	for _, in := range ExpectedInstances(s.agents) {
+		name := ContainerName(w.Prefix, in.Agent, in.Instance)
+		watched[name] = true
+		if w.repairs.busy(name, s.listed) || s.leased[name] {
+			p := s.prev[name]
+			rep.Instances = append(rep.Instances, InstanceState{Container: name, Agent: in.Agent, Instance: in.Instance, State: orState(p.State, StateMissing), Since: p.Since})
+			continue
+		}
+		a := policy[in.Agent]
+		l := Look{Container: name, Agent: in.Agent, Instance: in.Instance, Prev: s.prev[name], Docker: s.seen[name],
+			OnUnhealthy: a.OnUnhealthy, UnhealthyGrace: a.UnhealthyGrace}
+		if h, ok := s.holds[name]; ok {
+			l.Hold = &h
+		}
+		rep.Instances = append(rep.Instances, w.guard(rep, l, func() InstanceState { return w.judge(ctx, rep, l) }))
+	}
+	for _, c := range orphans(w.Prefix, s.all, s.agents) {
+		watched[c.Name] = true
+		l := Look{Container: c.Name, Agent: c.Agent, Instance: c.Instance, Prev: s.prev[c.Name], Docker: &c, Orphan: true}
+		rep.Instances = append(rep.Instances, w.guard(rep, l, func() InstanceState { return w.judge(ctx, rep, l) }))
+	}
+	return watched
 }
 
 // guard runs one instance's work so that a panic in it is logged and never
 // reaches the other instances or the loop.
-func (w *Watcher) guard(rep *TickReport, name string, f func() InstanceState) (st InstanceState) {
+func (w *Watcher) guard(rep *TickReport, l Look, f func() InstanceState) (st InstanceState) {
 	defer func() {
 		if v := recover(); v != nil {
-			w.Log.Error("panic while watching container", "container", name, "panic", v, "stack", string(debug.Stack()))
-			st = InstanceState{Container: name, State: StateMissing}
+			w.Log.Error("panic while watching container", "container", l.Container, "panic", v, "stack", string(debug.Stack()))
+			st = InstanceState{Container: l.Container, Agent: l.Agent, Instance: l.Instance, State: StateMissing}
 			if rep.Error == "" {
-				rep.Error = fmt.Sprintf("%s: panic: %v", name, v)
+				rep.Error = fmt.Sprintf("%s: panic: %v", l.Container, v)
 			}
 		}
 	}()
 	return f()
 }
 
-// judge classifies one expected instance and acts on a change.
-func (w *Watcher) judge(ctx context.Context, rep *TickReport, in Instance, c *Container, prev Observation) InstanceState {
-	name := ContainerName(w.Prefix, in.Agent, in.Instance)
-	now := w.Now()
-	obs := Observation{Container: name, Agent: in.Agent, Instance: in.Instance, State: classify(c), Since: now}
-	st := InstanceState{Container: name, Agent: in.Agent, Instance: in.Instance, State: obs.State}
-	if c != nil {
-		st.Docker = c.State
+// judge completes one look with the clock, the evidence and the record,
+// asks Judge what it means, and applies the verdict.
+func (w *Watcher) judge(ctx context.Context, rep *TickReport, l Look) InstanceState {
+	l.Now = w.Clock.Now()
+	l.Evidence = w.Evidence.Recent(l.Container, l.Now)
+	w.repairs.look(&l)
+	v := Judge(l)
+	w.repairs.apply(l.Container, v, l.Now)
+	if v.UsedEvidence {
+		w.Evidence.Consume(l.Container)
 	}
-	unchanged := prev.State == obs.State
-	if unchanged {
-		obs.Since, obs.Detail = prev.Since, prev.Detail
+	if v.Probe {
+		w.addProbe(ctx, &v)
 	}
-	ev := func(t EventType, detail string) *Event {
-		return &Event{Time: w.Now(), Type: t, Container: name, Agent: in.Agent, Instance: in.Instance, Detail: detail}
-	}
-	// explained adds what docker's event stream saw to a report, once.
-	explained := func(t EventType, detail string) *Event {
-		e := ev(t, detail)
-		if why, fields := Explain(w.Evidence.Recent(name, now)); why != "" {
-			e.Detail += "; " + why
-			e.Evidence = fields
-		}
-		w.Evidence.Consume(name)
-		return e
-	}
-	switch obs.State {
-	case StateRunning:
-		w.settle(name, now)
-		switch {
-		case prev.State == StateStopped || prev.State == StateMissing:
-			w.observe(ctx, rep, obs, explained(EventRunning, fmt.Sprintf("was %s", prev.State)))
-		case prev.State == StateRunning && deathPending(w.Evidence.Recent(name, now), now):
-			// Docker announced a death this listing does not show: dockerd
-			// publishes "die" before `docker ps` stops saying running, and a
-			// listing may predate the death. Not a restart: keep the
-			// evidence for the report the next look makes, and look soon.
-			w.wake()
-		case prev.State == StateRunning && restartedByDocker(w.Evidence.Recent(name, now)):
-			// Stopped and restarted between two looks: docker's restart
-			// policy did its job, but the operator should know.
-			w.observe(ctx, rep, obs, explained(EventRestarted, "restarted by docker's restart policy"))
-		default:
-			// Nothing ended: first sight, or an orphan re-registered. A
-			// destroy here was a replacement (reconcile, agent set): its
-			// lifecycle explains nothing to come, so drop it.
-			if replaced(w.Evidence.Recent(name, now)) {
-				w.Evidence.Consume(name)
-			}
-			// Store only a change: one write per running instance per
-			// tick cost more than the docker listing at 500 containers.
-			if !unchanged {
-				w.observe(ctx, rep, obs)
-			}
-		}
-	case StateStopped:
-		w.undefer(name)
-		if c.State == "removing" && recentLoss(w.Evidence.Recent(name, now), now) {
-			// docker rm under way: not a stop for the restart policy. The
-			// destroy that follows makes it missing, and that report gets
-			// the evidence; look again soon.
-			w.wake()
-			break
-		}
-		if unchanged {
-			break
-		}
-		w.observe(ctx, rep, obs, explained(EventStopped, stoppedDetail(c)))
-	case StateMissing:
-		if !unchanged {
-			detail := "not known to docker"
-			if next := w.nextTry(name); next.After(now) {
-				detail += fmt.Sprintf("; recreated too recently, next attempt at %s", next.UTC().Format(time.RFC3339))
-			}
-			obs.Detail = ""
-			w.observe(ctx, rep, obs, explained(EventMissing, detail))
-		}
-		if w.startRepair(ctx, obs, ev) {
-			rep.Repairs++
+	if v.EndHold != nil {
+		if err := w.Registry.EndHold(ctx, *v.EndHold); err != nil {
+			w.Log.Error("end expired hold", "container", l.Container, "err", err)
 		}
 	}
-	st.State, st.Since = obs.State, obs.Since
+	if v.Store {
+		w.record(ctx, rep, v.Obs, v.Events...)
+	}
+	if v.Wake {
+		w.Wake()
+	}
+	if v.Repair && w.startRepair(ctx, v.Obs) {
+		rep.Repairs++
+	}
+	if v.Restart {
+		w.startRestart(ctx, v.Obs)
+	}
+	return instanceState(l, v)
+}
+
+// addProbe asks docker for the last health probe of an unhealthy
+// container; without it the report still goes out.
+func (w *Watcher) addProbe(ctx context.Context, v *Verdict) {
+	p, err := w.Docker.LastProbe(ctx, v.Obs.Container)
+	if err != nil {
+		w.Log.Warn("read last health probe", "container", v.Obs.Container, "err", err)
+		return
+	}
+	v.AddProbe(p)
+}
+
+func instanceState(l Look, v Verdict) InstanceState {
+	st := InstanceState{Container: l.Container, Agent: l.Agent, Instance: l.Instance, State: v.Obs.State, Since: v.Obs.Since}
+	if l.Docker != nil {
+		st.Docker, st.Health = l.Docker.State, l.Docker.Health
+	}
+	if v.Obs.State == StateHeld {
+		st.Held, st.HoldReason, st.HoldUntil = true, l.Hold.Reason, l.Hold.Until
+	}
 	return st
 }
 
-func stoppedDetail(c *Container) string {
-	if c.Status != "" {
-		return fmt.Sprintf("docker state %s (%s)", c.State, c.Status)
+// forget drops everything kept about a container no longer watched.
+func (w *Watcher) forget(ctx context.Context, name string) {
+	w.repairs.forget(name)
+	w.Evidence.Consume(name)
+	if err := w.Registry.Forget(ctx, name); err != nil {
+		w.Log.Error("forget observation", "container", name, "err", err)
 	}
-	return "docker state " + c.State
-}
-
-// restartedByDocker says the lifecycle holds a die but no destroy: the
-// container stopped and docker's restart policy started the same one again.
-// A destroy means it was replaced (reconcile, agent set), not restarted.
-func restartedByDocker(ls []Lifecycle) bool {
-	if replaced(ls) {
-		return false
-	}
-	for _, l := range ls {
-		if l.Action == "die" {
-			return true
-		}
-	}
-	return false
-}
-
-// replaced says the lifecycle holds a destroy.
-func replaced(ls []Lifecycle) bool {
-	for _, l := range ls {
-		if l.Action == "destroy" {
-			return true
-		}
-	}
-	return false
-}
-
-// deathGrace bounds how long a running listing may disagree with a die
-// docker announced before the watchdog believes the listing: past it, the
-// start that would show a restart was missed (the event stream dropped).
-const deathGrace = 5 * time.Second
-
-// deathPending says the lifecycle's last die has no start after it and is
-// recent: the container died and docker has not restarted it (yet), so a
-// listing that shows it running is stale.
-func deathPending(ls []Lifecycle, now time.Time) bool {
-	for i := len(ls) - 1; i >= 0; i-- {
-		switch ls[i].Action {
-		case "start":
-			return false
-		case "die":
-			return now.Sub(ls[i].Time) < deathGrace
-		}
-	}
-	return false
-}
-
-// recentLoss says docker announced the container's end (kill, die or
-// destroy) within deathGrace: a transient listing (removal in progress)
-// is worth another look rather than a report. Past the grace, or without
-// docker events, the listing is reported as it stands.
-func recentLoss(ls []Lifecycle, now time.Time) bool {
-	for i := len(ls) - 1; i >= 0; i-- {
-		switch ls[i].Action {
-		case "kill", "die", "destroy":
-			return now.Sub(ls[i].Time) < deathGrace
-		}
-	}
-	return false
 }
 
 func orState(s, def State) State {
@@ -327,28 +278,20 @@ func orState(s, def State) State {
 	return s
 }
 
-func (w *Watcher) orphan(ctx context.Context, rep *TickReport, c Container, prev Observation) InstanceState {
-	now := w.Now()
-	obs := Observation{Container: c.Name, Agent: c.Agent, Instance: c.Instance, State: StateOrphaned, Since: now}
-	if prev.State == StateOrphaned {
-		obs.Since = prev.Since
-	} else {
-		w.observe(ctx, rep, obs, &Event{Time: now, Type: EventOrphaned, Container: c.Name, Agent: c.Agent, Instance: c.Instance,
-			Detail: "managed container not in the registry; left alone (reconcile --all --prune removes it)"})
-	}
-	return InstanceState{Container: c.Name, Agent: c.Agent, Instance: c.Instance, State: StateOrphaned, Since: obs.Since, Docker: c.State}
-}
-
-// observe persists the observation with its events. From a tick (rep set),
+// record persists the observation with its events. From a tick (rep set),
 // whose caller holds logMu, the events join the report and are published
 // when the tick has judged everything; from a repair (rep nil), which
 // reports after its tick, they are published at once.
-func (w *Watcher) observe(ctx context.Context, rep *TickReport, o Observation, evs ...*Event) {
+func (w *Watcher) record(ctx context.Context, rep *TickReport, o Observation, evs ...Event) {
 	if rep == nil {
 		w.logMu.Lock()
 		defer w.logMu.Unlock()
 	}
-	if err := w.Registry.Observe(ctx, o, evs...); err != nil {
+	stored := make([]*Event, len(evs))
+	for i := range evs {
+		stored[i] = &evs[i]
+	}
+	if err := w.Registry.Observe(ctx, o, stored...); err != nil {
 		w.Log.Error("record observation", "container", o.Container, "state", o.State, "err", err)
 		if rep != nil && rep.Error == "" {
 			rep.Error = err.Error()
@@ -356,16 +299,10 @@ func (w *Watcher) observe(ctx context.Context, rep *TickReport, o Observation, e
 		return
 	}
 	if rep != nil {
-		for _, e := range evs {
-			rep.Events = append(rep.Events, *e)
-		}
+		rep.Events = append(rep.Events, evs...)
 		return
 	}
-	var out []Event
-	for _, e := range evs {
-		out = append(out, *e)
-	}
-	w.publish(out)
+	w.publish(evs)
 }
 
 // publish hands stored events to the Publisher in order; a panic in it for
@@ -383,17 +320,6 @@ func (w *Watcher) publish(evs []Event) {
 	}
 }
 
-func classify(c *Container) State {
-	switch {
-	case c == nil:
-		return StateMissing
-	case c.State == "running":
-		return StateRunning
-	default:
-		return StateStopped
-	}
-}
-
 // orphans returns managed containers whose agent or instance the registry lacks.
 func orphans(prefix string, cs []Container, agents []Agent) []Container {
 	listed := map[Instance]bool{}
@@ -404,16 +330,16 @@ func orphans(prefix string, cs []Container, agents []Agent) []Container {
 	}
 	var out []Container
 	for _, c := range cs {
-		if Ours(prefix, c) && !listed[Instance{c.Agent, c.Instance}] {
+		if Manages(prefix, c) && !listed[Instance{c.Agent, c.Instance}] {
 			out = append(out, c)
 		}
 	}
 	return out
 }
 
-// Partition classifies every expected instance against a docker listing,
-// without acting or reporting: what `status` shows.
-func Partition(prefix string, agents []Agent, cs []Container) []InstanceState {
+// Partition classifies every expected instance against a docker listing
+// and the holds at now, without acting or reporting: what `status` shows.
+func Partition(prefix string, agents []Agent, cs []Container, holds map[string]Hold, now time.Time) []InstanceState {
 	seen := make(map[string]*Container, len(cs))
 	for i := range cs {
 		seen[cs[i].Name] = &cs[i]
@@ -423,9 +349,25 @@ func Partition(prefix string, agents []Agent, cs []Container) []InstanceState {
 		name := ContainerName(prefix, in.Agent, in.Instance)
 		st := InstanceState{Container: name, Agent: in.Agent, Instance: in.Instance, State: classify(seen[name])}
 		if c := seen[name]; c != nil {
-			st.Docker = c.State
+			st.Docker, st.Health = c.State, c.Health
+		}
+		if h, ok := holds[name]; ok && h.Active(now) {
+			st.State, st.Held, st.HoldReason, st.HoldUntil = StateHeld, true, h.Reason, h.Until
 		}
 		out = append(out, st)
 	}
 	return out
+}
+
+// Trouble says what is wrong with an instance as `status` judges it:
+// stopped, missing, or running but unhealthy; "" when it is fine (running
+// and not unhealthy, or held).
+func (s InstanceState) Trouble() string {
+	switch {
+	case s.State == StateRunning && s.Health == HealthUnhealthy:
+		return "unhealthy"
+	case s.State == StateRunning, s.State == StateHeld:
+		return ""
+	}
+	return string(s.State)
 }

@@ -61,7 +61,7 @@ func (e *tickEnv) open() {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	db.Now = e.clock.Now
+	db.Clock = e.clock
 	e.db = db
 	e.w = &watchdog.Watcher{
 		Docker:     e.fake.client,
@@ -69,7 +69,7 @@ func (e *tickEnv) open() {
 		Reconciler: &watchdog.Reconciler{Docker: e.fake.client, Prefix: prefix},
 		Publisher:  e.pub,
 		Prefix:     prefix,
-		Now:        e.clock.Now,
+		Clock:      e.clock,
 		Log:        discardLog(),
 	}
 }

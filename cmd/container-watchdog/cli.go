@@ -16,6 +16,7 @@ import (
 
 	"github.com/container-watchdog/container-watchdog/exec"
 	"github.com/container-watchdog/container-watchdog/watchdog"
+	"github.com/container-watchdog/container-watchdog/watchdog/clock"
 	"github.com/container-watchdog/container-watchdog/watchdog/docker"
 	"github.com/container-watchdog/container-watchdog/watchdog/sqlite"
 )
@@ -67,8 +68,11 @@ type env struct {
 	g      *Globals
 	stdout io.Writer
 	stderr io.Writer
-	now    func() time.Time
+	clock  clock.Clock
 	log    *slog.Logger
+	// runner runs the docker CLI: exec.New(--docker-timeout) in Main, a
+	// fakeexec.Runner in the in-process daemon tests.
+	runner exec.CommandRunner
 }
 
 // exitPanic unwinds kong's Exit hook (used by --help) so Main returns
@@ -80,6 +84,9 @@ func Main(args []string, stdout, stderr io.Writer) (code int) {
 	var cli CLI
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// On the first signal, give the signals back: commands wind down on
+	// ctx, and a second signal ends the process the default way.
+	context.AfterFunc(ctx, stop)
 	parser, err := kong.New(&cli,
 		kong.BindTo(ctx, (*context.Context)(nil)),
 		kong.Name("container-watchdog"),
@@ -105,12 +112,13 @@ func Main(args []string, stdout, stderr io.Writer) (code int) {
 		fmt.Fprintf(stderr, "container-watchdog: %v\n", err)
 		return exitBadInput
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	e := &env{g: &cli.Globals, stdout: stdout, stderr: stderr, now: time.Now, log: logger}
 	if err := cli.Globals.validate(); err != nil {
 		fmt.Fprintf(stderr, "container-watchdog: %v\n", err)
 		return exitBadInput
 	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	e := &env{g: &cli.Globals, stdout: stdout, stderr: stderr, clock: clock.System(), log: logger,
+		runner: exec.New(cli.Globals.DockerTimeout)}
 	if err := kctx.Run(e); err != nil {
 		fmt.Fprintf(stderr, "container-watchdog: %v\n", err)
 		var ee *exitError
@@ -166,26 +174,26 @@ func (e *env) openRegistry(ctx context.Context) (*sqlite.DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	db.Now = e.now
+	db.Clock = e.clock
 	return db, nil
 }
 
 func (e *env) docker() *docker.Client {
-	return &docker.Client{Runner: exec.New(e.g.DockerTimeout), Program: e.g.Docker}
+	return &docker.Client{Runner: e.runner, Program: e.g.Docker}
 }
 
 // reconciler leases what it replaces in db, long enough for an rm and a
 // run at the docker timeout each.
 func (e *env) reconciler(db *sqlite.DB) *watchdog.Reconciler {
 	return &watchdog.Reconciler{Docker: e.docker(), Prefix: e.g.Prefix,
-		Leases: db, LeaseTTL: 2*e.g.DockerTimeout + 10*time.Second, Now: e.now}
+		Leases: db, LeaseTTL: 2*e.g.DockerTimeout + 10*time.Second, Clock: e.clock}
 }
 
 // printResults prints one "<outcome> <container>" line per result and
 // returns an error when any failed.
 func (e *env) printResults(rs []watchdog.Result) error {
 	for _, r := range rs {
-		if r.Outcome == watchdog.Absent {
+		if r.Outcome == watchdog.OutcomeAbsent {
 			continue // nothing expected, nothing there: not worth a line
 		}
 		if r.Err != nil {
@@ -204,7 +212,7 @@ func (e *env) printResults(rs []watchdog.Result) error {
 func countFailed(rs []watchdog.Result) int {
 	n := 0
 	for _, r := range rs {
-		if r.Outcome == watchdog.Absent {
+		if r.Outcome == watchdog.OutcomeAbsent {
 			continue // nothing expected, nothing there: not worth a line
 		}
 		if r.Err != nil {

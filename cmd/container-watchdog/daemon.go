@@ -2,17 +2,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
-	"os/signal"
-	"strings"
-	"sync"
-	"syscall"
 	"time"
 
+	"github.com/coreos/go-systemd/v22/daemon"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/container-watchdog/container-watchdog/watchdog"
@@ -22,15 +17,37 @@ import (
 	"github.com/container-watchdog/container-watchdog/watchdog/systemd"
 )
 
-// shutdownGrace bounds how long stopping may take before we give up on
-// stragglers; systemd's TimeoutStopSec is longer.
-const shutdownGrace = 5 * time.Second
+// task is one long-running part of the daemon, in the manner of corerad's
+// Task: Run until ctx ends; Ready is closed once it does its job (the
+// listener serves, the first tick completed).
+type task interface {
+	Run(ctx context.Context) error
+	Ready() <-chan struct{}
+}
+
+// notifier sends sd_notify messages; systemd.Notifier outside tests.
+type notifier interface {
+	Notify(state string) (bool, error)
+}
+
+var (
+	_ notifier         = systemd.Notifier{}
+	_ httpapi.EventLog = (*sqlite.DB)(nil)
+)
+
+// daemonRun is the daemon wired: its tasks, the loop's health, and where
+// sd_notify messages go.
+type daemonRun struct {
+	e        *env
+	notify   notifier
+	liveness *watchdog.Liveness
+	tasks    []task
+}
 
 // daemon runs the watchdog until SIGTERM or SIGINT: bind, serve, tick,
 // notify. The listener is bound (or taken from systemd) before anything is
 // served, and READY=1 goes out only after it serves and the first tick ends.
 func (c *RunCmd) daemon(ctx context.Context, e *env, db *sqlite.DB) error {
-	notifier := systemd.Notifier{}
 	interval, err := fitWatchdog(c.Interval, e.g.DockerTimeout, e)
 	if err != nil {
 		return err
@@ -46,84 +63,85 @@ func (c *RunCmd) daemon(ctx context.Context, e *env, db *sqlite.DB) error {
 		}
 	}
 	e.log.Info("container-watchdog starting", "version", version(), "listen", ln.Addr().String(), "interval", interval, "prefix", e.g.Prefix)
-
-	broker := httpapi.NewBroker(256)
-	sink := journal.New(e.stderr)
-	ticks := &tickState{}
 	privateRegistryFolder(e)
-	sender := c.NotifyOptions.sender(e, db)
-	api := &httpapi.Server{Broker: broker, Log: db, Ticks: ticks, Interval: interval, Now: e.now, Notifications: sender.Stats}
-	srv := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 5 * time.Second}
-
-	stopped := make(chan struct{})
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			return fmt.Errorf("serve HTTP on %s: %w", ln.Addr(), err)
-		}
-		return nil
-	})
-	ready := false
-	trigger, fire := watchdog.NewTrigger()
-	// Notifications: the tick queues rows with each event; the sender,
-	// woken by the publish, delivers them on its own goroutines.
-	g.Go(func() error { return sender.Run(gctx) })
-	w := c.watcher(e, db, watchdog.Publishers{sink, broker, sender})
-	w.Wake = fire
-	if !c.NoEvents {
-		w.Evidence = watchdog.NewEvidence(16, 10*time.Minute)
-		follower := &watchdog.Follower{
-			Source: e.docker(), Prefix: e.g.Prefix, Evidence: w.Evidence, Trigger: fire,
-			Now: e.now, After: time.After, Log: e.log,
-			Initial: time.Second, Max: 30 * time.Second,
-		}
-		g.Go(func() error { return follower.Run(gctx) })
-	}
-	loop := &watchdog.Loop{
-		Watcher:  w,
-		Interval: interval,
-		After:    time.After,
-		Now:      e.now,
-		Trigger:  trigger,
-		Settle:   c.Settle,
-		AfterTick: func(rep watchdog.TickReport, err error) {
-			ticks.set(rep, err, e.now())
-			if err != nil && !errors.Is(err, watchdog.ErrSkipped) {
-				// The registry failed: the loop judged nothing, so no ping.
-				e.log.Error("tick failed", "err", err)
-				notify(e, notifier, "STATUS="+ticks.status())
-				return
-			}
-			if errors.Is(err, watchdog.ErrSkipped) {
-				e.log.Warn("tick skipped", "err", err)
-			}
-			notify(e, notifier, "STATUS="+ticks.status())
-			notify(e, notifier, "WATCHDOG=1")
-			if !ready {
-				ready = true
-				notify(e, notifier, "READY=1")
-			}
-		},
-		BeforeTick: c.wedge,
-	}
-	g.Go(func() error { return loop.Run(gctx) })
-	g.Go(func() error {
-		<-gctx.Done()
-		notify(e, notifier, "STOPPING=1")
-		go forceExitOnSecondSignal(e, stopped)
-		broker.Close() // ends SSE streams, or Shutdown would wait for them
-		sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
-		defer cancel()
-		if err := srv.Shutdown(sctx); err != nil {
-			return fmt.Errorf("shut down HTTP: %w", err)
-		}
-		return nil
-	})
-	err = g.Wait()
-	w.Wait()
-	close(stopped)
+	d := c.wire(e, db, ln, interval, systemd.Notifier{})
+	err = d.run(ctx)
 	e.log.Info("container-watchdog stopped")
 	return err
+}
+
+// wire builds the daemon's tasks: the HTTP listener, the SSE broker, the
+// tick loop, the notification sender and (unless --no-events) docker's
+// event follower. The tick queues notifications with each event it stores;
+// its publish only wakes the sender.
+func (c *RunCmd) wire(e *env, db *sqlite.DB, ln net.Listener, interval time.Duration, n notifier) *daemonRun {
+	d := &daemonRun{e: e, notify: n, liveness: &watchdog.Liveness{Interval: interval}}
+	broker := httpapi.NewBroker(256)
+	sender := c.NotifyOptions.sender(e, db)
+	api := &httpapi.Server{Broker: broker, Events: db, Liveness: d.liveness, Clock: e.clock, Notifications: sender.Stats}
+	w := c.watcher(e, db, watchdog.Publishers{journal.New(e.stderr), broker, sender})
+	lt := newLoopTask(w, interval, c.Settle, e, d.afterTick)
+	d.tasks = []task{newHTTPTask(ln, api.Handler()), readyTask(broker.Run), lt, readyTask(sender.Run)}
+	if !c.NoEvents {
+		w.Evidence = watchdog.NewEvidence(16, 10*time.Minute)
+		f := &watchdog.Follower{
+			Source: e.docker(), Prefix: e.g.Prefix, Evidence: w.Evidence, Trigger: lt.fire,
+			Clock: e.clock, Log: e.log,
+			Backoff: watchdog.Backoff{Initial: time.Second, Max: 30 * time.Second, Reset: 30 * time.Second, Burst: 1},
+		}
+		d.tasks = append(d.tasks, readyTask(f.Run))
+	}
+	return d
+}
+
+// run starts every task, says READY=1 once all are ready, STOPPING=1 when
+// ctx ends, and returns when all have stopped.
+func (d *daemonRun) run(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	for _, t := range d.tasks {
+		g.Go(func() error { return t.Run(gctx) })
+	}
+	g.Go(func() error {
+		for _, t := range d.tasks {
+			select {
+			case <-t.Ready():
+			case <-gctx.Done():
+				return nil
+			}
+		}
+		d.send(daemon.SdNotifyReady)
+		return nil
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		d.send(daemon.SdNotifyStopping)
+		return nil
+	})
+	return g.Wait()
+}
+
+// afterTick records every tick's health, says so in STATUS=, and pings the
+// systemd watchdog only when the loop proved alive: a wedged loop never
+// gets here, so systemd kills and restarts it.
+func (d *daemonRun) afterTick(rep watchdog.TickReport, err error) (alive bool) {
+	alive = d.liveness.Record(rep, err, d.e.clock.Now())
+	switch {
+	case !alive:
+		d.e.log.Error("tick failed", "err", err) // the registry failed: nothing judged
+	case err != nil:
+		d.e.log.Warn("tick skipped", "err", err)
+	}
+	d.send("STATUS=" + d.liveness.Status())
+	if alive {
+		d.send(daemon.SdNotifyWatchdog)
+	}
+	return alive
+}
+
+func (d *daemonRun) send(state string) {
+	if _, err := d.notify.Notify(state); err != nil {
+		d.e.log.Warn("sd_notify failed", "state", state, "err", err)
+	}
 }
 
 // listen takes the socket systemd passed, or binds --listen.
@@ -140,23 +158,6 @@ func (c *RunCmd) listen() (net.Listener, error) {
 		return nil, fmt.Errorf("listen on --listen %s: %w", c.Listen, err)
 	}
 	return ln, nil
-}
-
-// wedge blocks while the test-only wedge file exists.
-func (c *RunCmd) wedge(ctx context.Context) {
-	if c.WedgeFile == "" {
-		return
-	}
-	for {
-		if _, err := os.Stat(c.WedgeFile); err != nil {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
 }
 
 // fitWatchdog checks that ticks ping systemd often enough. Pings follow
@@ -181,82 +182,6 @@ func fitWatchdog(interval, dockerTimeout time.Duration, e *env) (time.Duration, 
 	}
 	e.log.Warn("interval clamped to fit the systemd watchdog", "interval", interval, "clamped", clamped, "watchdog", wd, "docker_timeout", dockerTimeout)
 	return clamped, nil
-}
-
-func notify(e *env, n systemd.Notifier, state string) {
-	if _, err := n.Notify(state); err != nil {
-		e.log.Warn("sd_notify failed", "state", state, "err", err)
-	}
-}
-
-// forceExitOnSecondSignal ends the process at once if another signal comes
-// while a clean stop is under way.
-func forceExitOnSecondSignal(e *env, stopped <-chan struct{}) {
-	ch := make(chan os.Signal, 1)
-	signal.Notify(ch, syscall.SIGTERM, syscall.SIGINT)
-	defer signal.Stop(ch)
-	select {
-	case <-ch:
-		fmt.Fprintln(e.stderr, "container-watchdog: second signal, exiting now")
-		os.Exit(exitFailed)
-	case <-stopped:
-	}
-}
-
-// tickState is what the loop last did, for /state, /healthz and STATUS=.
-type tickState struct {
-	mu            sync.Mutex
-	last          watchdog.TickReport
-	ok            bool
-	lastCompleted time.Time
-	lastProblem   string
-}
-
-func (t *tickState) set(rep watchdog.TickReport, err error, now time.Time) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.last, t.ok = rep, true
-	if err == nil || errors.Is(err, watchdog.ErrSkipped) {
-		t.lastCompleted = now // a skipped tick counts: the loop is alive
-	}
-	switch {
-	case err != nil:
-		t.lastProblem = now.UTC().Format(time.RFC3339) + " " + err.Error()
-	case rep.Error != "":
-		t.lastProblem = now.UTC().Format(time.RFC3339) + " " + rep.Error
-	}
-	for _, ev := range rep.Events {
-		if ev.Type == watchdog.EventRecreateFailed {
-			t.lastProblem = ev.Time.UTC().Format(time.RFC3339) + " " + ev.Container + ": " + ev.Detail
-		}
-	}
-}
-
-// LastTick implements httpapi.Ticks.
-func (t *tickState) LastTick() (watchdog.TickReport, time.Time, bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.last, t.lastCompleted, t.ok
-}
-
-// status is the one-line STATUS= summary.
-func (t *tickState) status() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	var b strings.Builder
-	if t.last.Result == "skipped" {
-		b.WriteString("degraded: " + t.last.Error)
-	} else {
-		n := t.last.Counts()
-		fmt.Fprintf(&b, "%d running, %d stopped, %d missing", n[watchdog.StateRunning], n[watchdog.StateStopped], n[watchdog.StateMissing])
-		if o := n[watchdog.StateOrphaned]; o > 0 {
-			fmt.Fprintf(&b, ", %d orphaned", o)
-		}
-	}
-	if t.lastProblem != "" && t.last.Result != "skipped" { // a skip is the problem, said above
-		b.WriteString("; last problem: " + t.lastProblem)
-	}
-	return strings.Join(strings.Fields(b.String()), " ")
 }
 
 // writeFileAtomic writes content so a reader never sees half of it.

@@ -48,7 +48,7 @@ type NotifyAddCmd struct {
 // Run implements the command. Everything is checked, the URL by the
 // transport that will send to it, before the registry is opened.
 func (c *NotifyAddCmd) Run(ctx context.Context, e *env) error {
-	s := wnotify.Sink{Name: c.Name, URL: c.URL, MinPriority: c.MinPriority, Secret: c.Secret, CreatedAt: e.now()}
+	s := wnotify.Sink{Name: c.Name, URL: c.URL, MinPriority: c.MinPriority, Secret: c.Secret, CreatedAt: e.clock.Now()}
 	for _, t := range c.Event {
 		s.Events = append(s.Events, watchdog.EventType(t))
 	}
@@ -211,7 +211,7 @@ func (c *NotifyTestCmd) Run(ctx context.Context, e *env) error {
 	defer cancel()
 	tr, err := openTransport(ctx, s)
 	if err == nil {
-		err = tr.Send(ctx, wnotify.TestMessage(s.Name, e.now()))
+		err = tr.Send(ctx, wnotify.TestMessage(s.Name, e.clock.Now()))
 	}
 	if err != nil {
 		return withCode(exitFailed, fmt.Errorf("%s: test message not delivered to %s: %s", s.Name, s.MaskedURL(), s.Redact(err.Error())))
@@ -245,7 +245,7 @@ func (o NotifyOptions) validate() error {
 // sender is the daemon's delivery task over the registry's outbox.
 func (o NotifyOptions) sender(e *env, db *sqlite.DB) *wnotify.Sender {
 	return &wnotify.Sender{
-		Outbox: db, Open: openTransport, Log: e.log, Now: e.now,
+		Outbox: db, Open: openTransport, Log: e.log, Clock: e.clock,
 		Timeout: o.NotifyTimeout, Poll: o.NotifyPoll,
 		Policy: wnotify.Policy{RetryInitial: o.NotifyRetryInitial, RetryMax: o.NotifyRetryMax, GiveUp: o.NotifyGiveUp},
 	}

@@ -27,9 +27,6 @@ type RunCmd struct {
 	BackoffMax        time.Duration `default:"5m" placeholder:"DUR" help:"Longest wait between recreations of an instance."`
 	BackoffReset      time.Duration `default:"10m" placeholder:"DUR" help:"Running this long after a recreation ends the streak."`
 	NotifyOptions     `embed:""`
-	// WedgeFile is a test-only fault: while this file exists the loop stops
-	// before its next tick, so the watchdog pings stop and systemd acts.
-	WedgeFile string `hidden:"" env:"CONTAINER_WATCHDOG_TEST_WEDGE_FILE"`
 }
 
 // Run implements the command.
@@ -86,9 +83,9 @@ func (c *RunCmd) watcher(e *env, db *sqlite.DB, pub watchdog.Publisher) *watchdo
 		Reconciler:  e.reconciler(db),
 		Publisher:   pub,
 		Prefix:      e.g.Prefix,
-		Now:         e.now,
+		Clock:       e.clock,
 		Log:         e.log,
 		Parallelism: c.RepairParallelism,
-		Backoff:     watchdog.Backoff{Initial: c.BackoffInitial, Max: c.BackoffMax, Reset: c.BackoffReset},
+		Backoff:     watchdog.Backoff{Initial: c.BackoffInitial, Max: c.BackoffMax, Reset: c.BackoffReset, Burst: 1},
 	}
 }

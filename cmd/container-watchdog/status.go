@@ -30,7 +30,11 @@ func (c *StatusCmd) Run(ctx context.Context, e *env) error {
 	if err != nil {
 		return withCode(exitNoDocker, fmt.Errorf("docker unreachable: %w", err))
 	}
-	sts := watchdog.Partition(e.g.Prefix, agents, cs)
+	holds, err := db.Holds(ctx)
+	if err != nil {
+		return err
+	}
+	sts := watchdog.Partition(e.g.Prefix, agents, cs, holds, e.clock.Now())
 	if c.JSON {
 		if sts == nil {
 			sts = []watchdog.InstanceState{}
@@ -51,8 +55,8 @@ func (c *StatusCmd) Run(ctx context.Context, e *env) error {
 		}
 	}
 	for _, s := range sts {
-		if s.State != watchdog.StateRunning {
-			return withCode(exitFailed, fmt.Errorf("%s is %s", s.Container, s.State))
+		if t := s.Trouble(); t != "" {
+			return withCode(exitFailed, fmt.Errorf("%s is %s", s.Container, t))
 		}
 	}
 	return nil

@@ -2,6 +2,7 @@ package docker
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -104,6 +105,7 @@ func RunArgs(spec watchdog.RunSpec) []string {
 	for _, kv := range spec.Env {
 		args = append(args, "--env", kv)
 	}
+	args = append(args, spec.Health.Args()...)
 	args = append(args, spec.Image)
 	return append(args, spec.Command...)
 }
@@ -130,6 +132,49 @@ func (c *Client) RemoveVolume(ctx context.Context, name string) error {
 		return nil
 	}
 	return err
+}
+
+// Restart implements watchdog.Docker.
+func (c *Client) Restart(ctx context.Context, name string) error {
+	_, err := c.run(ctx, "restart", name)
+	return err
+}
+
+// ProbeArgs is the argv that reads a container's health state.
+func ProbeArgs(name string) []string {
+	return []string{"inspect", "--type", "container", "--format", "{{json .State.Health}}", name}
+}
+
+// LastProbe implements watchdog.Docker: the newest entry of docker's
+// health log.
+func (c *Client) LastProbe(ctx context.Context, name string) (watchdog.Probe, error) {
+	out, err := c.run(ctx, ProbeArgs(name)...)
+	if err != nil {
+		return watchdog.Probe{}, err
+	}
+	return ParseProbe(out)
+}
+
+// ParseProbe reads `docker inspect --format '{{json .State.Health}}'`.
+func ParseProbe(out []byte) (watchdog.Probe, error) {
+	var h struct {
+		Log []struct {
+			ExitCode int    `json:"ExitCode"`
+			Output   string `json:"Output"`
+		} `json:"Log"`
+	}
+	text := strings.TrimSpace(string(out))
+	if text == "null" || text == "" {
+		return watchdog.Probe{}, fmt.Errorf("docker inspect: the container has no health check")
+	}
+	if err := json.Unmarshal([]byte(text), &h); err != nil {
+		return watchdog.Probe{}, fmt.Errorf("docker inspect health %q: %w", text, err)
+	}
+	if len(h.Log) == 0 {
+		return watchdog.Probe{}, fmt.Errorf("docker inspect: no health probe has run yet")
+	}
+	last := h.Log[len(h.Log)-1]
+	return watchdog.Probe{ExitCode: last.ExitCode, Output: last.Output}, nil
 }
 
 // Ping checks that the engine answers.
@@ -178,7 +223,14 @@ func ParsePS(out []byte) ([]watchdog.Container, error) {
 		cs = append(cs, watchdog.Container{
 			ID: f[0], Name: name, State: f[2],
 			Managed: f[3] == "true", Agent: f[4], Instance: f[5], ConfigHash: f[6], Status: f[7],
+			Health: watchdog.HealthFromStatus(f[7]),
 		})
 	}
 	return cs, nil
 }
+
+// The adapter implements the domain's seams.
+var (
+	_ watchdog.Docker      = (*Client)(nil)
+	_ watchdog.EventSource = (*Client)(nil)
+)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/container-watchdog/container-watchdog/watchdog"
@@ -14,7 +15,7 @@ import (
 // containers this tool manages, only the actions that explain a loss.
 func EventsArgs() []string {
 	args := []string{"events", "--filter", "type=container", "--filter", "label=" + watchdog.LabelManaged + "=true"}
-	for _, a := range []string{"create", "start", "kill", "die", "oom", "stop", "destroy"} {
+	for _, a := range []string{"create", "start", "kill", "die", "oom", "stop", "destroy", "health_status"} {
 		args = append(args, "--filter", "event="+a)
 	}
 	return append(args, "--format", "{{json .}}")
@@ -73,7 +74,11 @@ func ParseEvent(line []byte) (watchdog.Lifecycle, error) {
 		Time: t, Container: attr["name"], Agent: attr[watchdog.LabelAgent], Instance: attr[watchdog.LabelInstance],
 		Action: e.Action, ExitCode: attr["exitCode"], Signal: attr["signal"],
 	}
-	// Older engines send "health_status: healthy" style actions; keep the verb.
+	// "health_status: unhealthy" is one verb and its value.
+	if verb, health, ok := strings.Cut(l.Action, ": "); ok && verb == "health_status" {
+		l.Action, l.Health = verb, watchdog.Health(health)
+	}
+	// An exit code that is not a number explains nothing: drop it.
 	if l.ExitCode != "" {
 		if _, err := strconv.Atoi(l.ExitCode); err != nil {
 			l.ExitCode = ""

@@ -31,8 +31,8 @@ import (
 //     Broker.Publish call costs the tick with no client and with 1000.
 func BenchmarkFanout1000(b *testing.B) {
 	const subs = 1000
-	broker := httpapi.NewBroker(256) // the daemon's buffer
-	api := &httpapi.Server{Broker: broker, Log: &fakeLog{}, Ticks: &fakeTicks{}, Interval: time.Minute, Now: time.Now}
+	broker := runBroker(b, 256) // the daemon's buffer
+	api := &httpapi.Server{Broker: broker, Events: &fakeLog{}, Liveness: &watchdog.Liveness{Interval: time.Minute}}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"sync"
@@ -30,10 +31,10 @@ type subscriber struct {
 	gone chan struct{}
 }
 
-// Broker fans events out to subscribers. Publish only queues the event; a
-// goroutine of the broker's own does the fan-out, so the tick's cost does
-// not grow with the number of clients. The zero value is not usable; use
-// NewBroker, and Close it.
+// Broker fans events out to subscribers. Publish only queues the event;
+// Run, on a goroutine of its own, does the fan-out, so the tick's cost
+// does not grow with the number of clients. The zero value is not usable;
+// use NewBroker, then Run it until the daemon stops.
 type Broker struct {
 	buffer int
 
@@ -58,10 +59,17 @@ func NewBroker(buffer int) *Broker {
 	if buffer < 1 {
 		buffer = 1
 	}
-	b := &Broker{buffer: buffer, subs: map[*subscriber]struct{}{},
+	return &Broker{buffer: buffer, subs: map[*subscriber]struct{}{},
 		wake: make(chan struct{}, 1), done: make(chan struct{})}
-	go b.fanout()
-	return b
+}
+
+// Run fans published events out until ctx ends, then closes the broker:
+// every stream ends, so http.Server.Shutdown does not wait for them.
+func (b *Broker) Run(ctx context.Context) error {
+	stop := context.AfterFunc(ctx, b.Close)
+	defer stop()
+	b.fanout()
+	return nil
 }
 
 // Publish implements watchdog.Publisher. It never blocks.
@@ -165,3 +173,5 @@ func (b *Broker) Stats() (subscribers int, dropped int64) {
 	defer b.mu.Unlock()
 	return len(b.subs), b.dropped
 }
+
+var _ watchdog.Publisher = (*Broker)(nil)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/container-watchdog/container-watchdog/watchdog"
+	"github.com/container-watchdog/container-watchdog/watchdog/clock"
 	"github.com/container-watchdog/container-watchdog/watchdog/notify"
 )
 
@@ -18,20 +19,20 @@ type EventLog interface {
 	Events(ctx context.Context, since int64, limit int) ([]watchdog.Event, error)
 }
 
-// Ticks says what the loop last did.
-type Ticks interface {
-	// LastTick returns the last tick's report and when a tick last completed
-	// (zero if none has).
-	LastTick() (last watchdog.TickReport, lastCompleted time.Time, ok bool)
+// Liveness is what the loop last did and whether it is alive
+// (*watchdog.Liveness).
+type Liveness interface {
+	Last() (rep watchdog.TickReport, ok bool)
+	Healthy(now time.Time) watchdog.LivenessVerdict
 }
 
 // Server is the HTTP handler set. Nothing it serves changes anything.
 type Server struct {
-	Broker   *Broker
-	Log      EventLog
-	Ticks    Ticks
-	Interval time.Duration
-	Now      func() time.Time
+	Broker *Broker
+	// Events is the persisted event log that replays come from.
+	Events   EventLog
+	Liveness Liveness
+	Clock    clock.Clock
 	// Keepalive is the longest a stream stays silent (default 15 s).
 	Keepalive time.Duration
 	// Retry is the reconnection delay suggested to clients (default 2 s).
@@ -87,7 +88,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	last := since
 	if replay {
 		for {
-			evs, err := s.Log.Events(r.Context(), last, replayPage)
+			evs, err := s.Events.Events(r.Context(), last, replayPage)
 			if err != nil {
 				write([]byte(fmt.Sprintf(": replay failed: %s\n\n", strings.ReplaceAll(err.Error(), "\n", " "))))
 				return
@@ -151,15 +152,15 @@ type stateJSON struct {
 }
 
 type tickJSON struct {
-	Time       time.Time `json:"time"`
-	DurationMS float64   `json:"duration_ms"`
-	Duration   string    `json:"duration"`
-	Result     string    `json:"result"`
-	Error      string    `json:"error,omitempty"`
+	Time       time.Time           `json:"time"`
+	DurationMS float64             `json:"duration_ms"`
+	Duration   string              `json:"duration"`
+	Result     watchdog.TickResult `json:"result"`
+	Error      string              `json:"error,omitempty"`
 }
 
 func (s *Server) state(w http.ResponseWriter, _ *http.Request) {
-	rep, _, ok := s.Ticks.LastTick()
+	rep, ok := s.Liveness.Last()
 	out := stateJSON{Instances: []watchdog.InstanceState{}}
 	if ok {
 		out.Tick = &tickJSON{
@@ -176,25 +177,23 @@ func (s *Server) state(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-// healthz answers whether the loop is alive: a tick completed within two
-// intervals. As for the systemd watchdog, a tick skipped because docker
-// could not be listed counts as completed (the loop is alive); the body
-// then says "degraded" and why.
+// healthz answers whether the loop is alive (watchdog.Liveness.Healthy):
+// 200 while a tick completed within two intervals, with "degraded" and why
+// when it could not look at docker; else 503.
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
-	last, done, ok := s.Ticks.LastTick()
-	age := s.Now().Sub(done)
-	switch {
-	case !ok || done.IsZero():
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unhealthy", "reason": "no tick has completed yet"})
-	case age > 2*s.Interval:
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unhealthy",
-			"reason": fmt.Sprintf("last completed tick was %s ago, more than two intervals (%s)", age.Round(time.Millisecond), 2*s.Interval)})
-	case last.Result == "skipped":
-		writeJSON(w, http.StatusOK, map[string]string{"status": "degraded", "reason": last.Error,
-			"last_completed": done.UTC().Format(time.RFC3339Nano)})
-	default:
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "last_completed": done.UTC().Format(time.RFC3339Nano)})
+	v := s.Liveness.Healthy(clock.Or(s.Clock).Now())
+	body := map[string]string{"status": string(v.Status)}
+	if v.Reason != "" {
+		body["reason"] = v.Reason
 	}
+	if !v.LastCompleted.IsZero() {
+		body["last_completed"] = v.LastCompleted.UTC().Format(time.RFC3339Nano)
+	}
+	code := http.StatusOK
+	if !v.Alive() {
+		code = http.StatusServiceUnavailable
+	}
+	writeJSON(w, code, body)
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
@@ -217,3 +216,5 @@ func orDefault(d, def time.Duration) time.Duration {
 	}
 	return d
 }
+
+var _ Liveness = (*watchdog.Liveness)(nil)

@@ -83,11 +83,10 @@ func benchTickSubscribers(b *testing.B, realPS bool) {
 		return exec.Result{Stdout: []byte(out.String())}, nil
 	}}
 	dc := &docker.Client{Runner: runner, Program: "docker"}
-	broker := httpapi.NewBroker(256)
-	defer broker.Close()
+	broker := runBroker(b, 256)
 	w := &watchdog.Watcher{
 		Docker: dc, Registry: db, Reconciler: &watchdog.Reconciler{Docker: dc, Prefix: "claude-hooks-"},
-		Publisher: broker, Prefix: "claude-hooks-", Now: time.Now, Log: slog.New(slog.DiscardHandler),
+		Publisher: broker, Prefix: "claude-hooks-", Log: slog.New(slog.DiscardHandler),
 	}
 	var received atomic.Int64
 	delivered := func(want int64) {
@@ -123,7 +122,7 @@ func benchTickSubscribers(b *testing.B, realPS bool) {
 	n := max(b.N, 200)
 	bare := ticks(n, 0)
 
-	api := &httpapi.Server{Broker: broker, Log: &fakeLog{}, Ticks: &fakeTicks{}, Interval: time.Minute, Now: time.Now}
+	api := &httpapi.Server{Broker: broker, Events: &fakeLog{}, Liveness: &watchdog.Liveness{Interval: time.Minute}}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)

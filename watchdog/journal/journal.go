@@ -105,3 +105,5 @@ func quote(s string) string {
 	}
 	return strconv.Quote(s)
 }
+
+var _ watchdog.Publisher = (*Sink)(nil)

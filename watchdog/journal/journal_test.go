@@ -49,7 +49,7 @@ func TestFields(t *testing.T) {
 func TestMessageIDs(t *testing.T) {
 	hex32 := regexp.MustCompile(`^[0-9a-f]{32}$`)
 	seen := map[string]watchdog.EventType{}
-	for _, typ := range watchdog.EventTypes {
+	for _, typ := range watchdog.EventTypes() {
 		id := journal.Fields(event(typ))["MESSAGE_ID"]
 		if !hex32.MatchString(id) {
 			t.Errorf("%s: MESSAGE_ID %q is not 32 hex digits", typ, id)
@@ -59,7 +59,8 @@ func TestMessageIDs(t *testing.T) {
 		}
 		seen[id] = typ
 	}
-	for _, typ := range []watchdog.EventType{watchdog.EventStopped, watchdog.EventMissing, watchdog.EventRecreated, watchdog.EventRecreateFailed} {
+	for _, typ := range []watchdog.EventType{watchdog.EventStopped, watchdog.EventMissing, watchdog.EventRecreated, watchdog.EventRecreateFailed,
+		watchdog.EventUnhealthy, watchdog.EventHealthy, watchdog.EventUnhealthyRestarted, watchdog.EventUnhealthyRestartFailed, watchdog.EventHeld, watchdog.EventReleased} {
 		if _, ok := seen[typ.MessageID()]; !ok {
 			t.Errorf("contract type %s missing from EventTypes", typ)
 		}
@@ -115,6 +116,13 @@ func TestPublishSendsWithPriority(t *testing.T) {
 		watchdog.EventMissing:        4,
 		watchdog.EventRecreated:      5,
 		watchdog.EventRecreateFailed: 3,
+		// The contract's health and hold priorities.
+		watchdog.EventUnhealthy:              4,
+		watchdog.EventUnhealthyRestarted:     5,
+		watchdog.EventHeld:                   5,
+		watchdog.EventReleased:               5,
+		watchdog.EventHealthy:                6,
+		watchdog.EventUnhealthyRestartFailed: 3,
 	} {
 		var got []sent
 		var fallback bytes.Buffer

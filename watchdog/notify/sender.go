@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/container-watchdog/container-watchdog/watchdog"
+	"github.com/container-watchdog/container-watchdog/watchdog/clock"
 )
 
 // Outbox is the durable queue as the Sender needs it (the registry).
@@ -53,9 +54,8 @@ type Sender struct {
 	// (`run --once`) or left by a crash go out too.
 	Poll time.Duration
 	Log  *slog.Logger
-	// Now and After are the clock (time.Now and time.After when nil).
-	Now   func() time.Time
-	After func(time.Duration) <-chan time.Time
+	// Clock paces retries, bursts and polls (the system clock when nil).
+	Clock clock.Clock
 
 	once  sync.Once
 	wake  chan struct{}
@@ -75,12 +75,7 @@ func (s *Sender) init() {
 		if s.Poll <= 0 {
 			s.Poll = 5 * time.Second
 		}
-		if s.Now == nil {
-			s.Now = time.Now
-		}
-		if s.After == nil {
-			s.After = time.After
-		}
+		s.Clock = clock.Or(s.Clock)
 		if s.Log == nil {
 			s.Log = slog.New(slog.DiscardHandler)
 		}
@@ -129,7 +124,7 @@ func (s *Sender) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-s.wake:
-		case <-s.After(s.Poll):
+		case <-s.Clock.After(s.Poll):
 		}
 	}
 }
@@ -207,13 +202,13 @@ func (w *worker) run(ctx context.Context) {
 			select {
 			case <-ctx.Done():
 			case <-w.pokes:
-			case <-w.s.After(w.s.Poll):
+			case <-w.s.Clock.After(w.s.Poll):
 			}
 		case d > 0:
 			// A known wait (backoff, a burst's hold): a wake changes nothing.
 			select {
 			case <-ctx.Done():
-			case <-w.s.After(d):
+			case <-w.s.Clock.After(d):
 			}
 		}
 	}
@@ -230,7 +225,7 @@ func (w *worker) step(ctx context.Context) (time.Duration, bool) {
 		}
 		return w.s.Poll, false
 	}
-	now := w.s.Now()
+	now := w.s.Clock.Now()
 	a, p := plan(now, rows, w.pace, pol)
 	w.pace = p
 	switch a.Kind {
@@ -256,7 +251,7 @@ func (w *worker) step(ctx context.Context) (time.Duration, bool) {
 	if ctx.Err() != nil {
 		return 0, false // stopping: the rows stay queued for the next run
 	}
-	o, p := settle(w.s.Now(), a, err, w.pace, pol)
+	o, p := settle(w.s.Clock.Now(), a, err, w.pace, pol)
 	w.pace = p
 	o.Error = w.sink.Redact(o.Error)
 	w.record(ctx, o)

@@ -58,7 +58,7 @@ func (s Sink) Validate() error {
 		return fmt.Errorf("%w --min-priority %d: must be a journald priority, 0 (emerg) to 7 (debug)", watchdog.ErrInvalid, s.MinPriority)
 	}
 	for _, t := range s.Events {
-		if !slices.Contains(watchdog.EventTypes, t) {
+		if !slices.Contains(watchdog.EventTypes(), t) {
 			return fmt.Errorf("%w --event %q: unknown event type (known: %s)", watchdog.ErrInvalid, t, knownTypes())
 		}
 	}
@@ -73,8 +73,8 @@ func (s Sink) Validate() error {
 }
 
 func knownTypes() string {
-	names := make([]string, len(watchdog.EventTypes))
-	for i, t := range watchdog.EventTypes {
+	names := make([]string, len(watchdog.EventTypes()))
+	for i, t := range watchdog.EventTypes() {
 		names[i] = string(t)
 	}
 	return strings.Join(names, ", ")

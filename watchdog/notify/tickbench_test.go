@@ -187,7 +187,7 @@ func newBenchWatcher(b *testing.B, ctx context.Context, pol notify.Policy, realP
 	dc := &docker.Client{Runner: runner, Program: "docker"}
 	w := &watchdog.Watcher{
 		Docker: dc, Registry: db, Reconciler: &watchdog.Reconciler{Docker: dc, Prefix: "claude-hooks-"},
-		Publisher: sender, Prefix: "claude-hooks-", Now: time.Now, Log: slog.New(slog.DiscardHandler),
+		Publisher: sender, Prefix: "claude-hooks-", Log: slog.New(slog.DiscardHandler),
 	}
 	if _, err := w.Tick(ctx); err != nil { // first sight: no events yet
 		b.Fatal(err)

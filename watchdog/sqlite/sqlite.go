@@ -17,6 +17,7 @@ import (
 	sqlite3 "github.com/mattn/go-sqlite3"
 
 	"github.com/container-watchdog/container-watchdog/watchdog"
+	"github.com/container-watchdog/container-watchdog/watchdog/clock"
 )
 
 //go:embed migrations/*.sql
@@ -26,8 +27,10 @@ const timeFormat = time.RFC3339Nano
 
 // DB is the registry. It implements watchdog.Registry.
 type DB struct {
-	db  *sql.DB
-	Now func() time.Time
+	db *sql.DB
+	// Clock stamps agents and events that carry no time (default: the
+	// system clock).
+	Clock clock.Clock
 	// queue is queueSQL, prepared once: it runs in every event's transaction.
 	queue *sql.Stmt
 }
@@ -56,7 +59,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open registry %s: %w", path, err)
 	}
-	d := &DB{db: db, Now: time.Now}
+	d := &DB{db: db, Clock: clock.System()}
 	if err := d.migrate(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open registry %s: %w", path, err)
@@ -123,7 +126,7 @@ func (d *DB) AddAgent(ctx context.Context, a watchdog.Agent) (watchdog.Agent, er
 	if err := a.Validate(); err != nil {
 		return a, err
 	}
-	now := d.Now().UTC()
+	now := d.Clock.Now().UTC()
 	a.CreatedAt, a.UpdatedAt = now, now
 	err := d.tx(ctx, func(tx *sql.Tx) error {
 		if err := insertAgent(ctx, tx, a); err != nil {
@@ -139,11 +142,14 @@ func (d *DB) AddAgent(ctx context.Context, a watchdog.Agent) (watchdog.Agent, er
 }
 
 func insertAgent(ctx context.Context, tx *sql.Tx, a watchdog.Agent) error {
-	env, _ := json.Marshal(nonNil(a.Env))
-	cmd, _ := json.Marshal(nonNil(a.Command))
+	env, _ := json.Marshal(watchdog.OrEmpty(a.Env))
+	cmd, _ := json.Marshal(watchdog.OrEmpty(a.Command))
+	health, _ := json.Marshal(a.Health)
 	if _, err := tx.ExecContext(ctx,
-		`INSERT INTO agents (name, image, host_mode, env, state_path, command, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		a.Name, a.Image, a.HostMode, string(env), a.StatePath, string(cmd), a.CreatedAt.Format(timeFormat), a.UpdatedAt.Format(timeFormat)); err != nil {
+		`INSERT INTO agents (name, image, host_mode, env, state_path, command, health, on_unhealthy, unhealthy_grace, created_at, updated_at)
+		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		a.Name, a.Image, a.HostMode, string(env), a.StatePath, string(cmd), string(health), string(a.OnUnhealthy), a.UnhealthyGrace.String(),
+		a.CreatedAt.Format(timeFormat), a.UpdatedAt.Format(timeFormat)); err != nil {
 		return err
 	}
 	for i, in := range a.Instances {
@@ -174,7 +180,7 @@ func (d *DB) UpdateAgent(ctx context.Context, name string, change func(*watchdog
 		if err := after.Validate(); err != nil {
 			return err
 		}
-		after.UpdatedAt = d.Now().UTC()
+		after.UpdatedAt = d.Clock.Now().UTC()
 		if _, err := tx.ExecContext(ctx, `DELETE FROM agents WHERE name = ?`, name); err != nil {
 			return fmt.Errorf("update agent %q: %w", name, err)
 		}
@@ -226,7 +232,8 @@ func (d *DB) Agents(ctx context.Context) ([]watchdog.Agent, error) {
 }
 
 func agents(ctx context.Context, q querier, only string) ([]watchdog.Agent, error) {
-	query := `SELECT a.name, a.image, a.host_mode, a.env, a.state_path, a.command, a.created_at, a.updated_at, COALESCE(i.name, '')
+	query := `SELECT a.name, a.image, a.host_mode, a.env, a.state_path, a.command, a.health, a.on_unhealthy, a.unhealthy_grace,
+		a.created_at, a.updated_at, COALESCE(i.name, '')
 		FROM agents a LEFT JOIN instances i ON i.agent = a.name`
 	var args []any
 	if only != "" {
@@ -241,8 +248,8 @@ func agents(ctx context.Context, q querier, only string) ([]watchdog.Agent, erro
 	var out []watchdog.Agent
 	for rows.Next() {
 		var a watchdog.Agent
-		var env, cmd, created, updated, inst string
-		if err := rows.Scan(&a.Name, &a.Image, &a.HostMode, &env, &a.StatePath, &cmd, &created, &updated, &inst); err != nil {
+		var env, cmd, health, grace, created, updated, inst string
+		if err := rows.Scan(&a.Name, &a.Image, &a.HostMode, &env, &a.StatePath, &cmd, &health, &a.OnUnhealthy, &grace, &created, &updated, &inst); err != nil {
 			return nil, fmt.Errorf("read agents: %w", err)
 		}
 		if n := len(out); n > 0 && out[n-1].Name == a.Name {
@@ -255,8 +262,18 @@ func agents(ctx context.Context, q querier, only string) ([]watchdog.Agent, erro
 		if err := json.Unmarshal([]byte(cmd), &a.Command); err != nil {
 			return nil, fmt.Errorf("agent %q command: %w", a.Name, err)
 		}
-		a.CreatedAt, _ = time.Parse(timeFormat, created)
-		a.UpdatedAt, _ = time.Parse(timeFormat, updated)
+		if err := json.Unmarshal([]byte(health), &a.Health); err != nil {
+			return nil, fmt.Errorf("agent %q health check: %w", a.Name, err)
+		}
+		if a.UnhealthyGrace, err = time.ParseDuration(grace); err != nil {
+			return nil, fmt.Errorf("agent %q unhealthy grace: %w", a.Name, err)
+		}
+		if a.CreatedAt, err = parseTime("agent "+a.Name+" created_at", created); err != nil {
+			return nil, err
+		}
+		if a.UpdatedAt, err = parseTime("agent "+a.Name+" updated_at", updated); err != nil {
+			return nil, err
+		}
 		if inst != "" {
 			a.Instances = []string{inst}
 		}
@@ -267,7 +284,7 @@ func agents(ctx context.Context, q querier, only string) ([]watchdog.Agent, erro
 
 // Observations implements watchdog.Registry.
 func (d *DB) Observations(ctx context.Context) (map[string]watchdog.Observation, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT container, agent, instance, state, since, detail FROM observations`)
+	rows, err := d.db.QueryContext(ctx, `SELECT container, agent, instance, state, since, detail, health, health_since FROM observations`)
 	if err != nil {
 		return nil, fmt.Errorf("read observations: %w", err)
 	}
@@ -275,11 +292,16 @@ func (d *DB) Observations(ctx context.Context) (map[string]watchdog.Observation,
 	out := map[string]watchdog.Observation{}
 	for rows.Next() {
 		var o watchdog.Observation
-		var since string
-		if err := rows.Scan(&o.Container, &o.Agent, &o.Instance, &o.State, &since, &o.Detail); err != nil {
+		var since, healthSince string
+		if err := rows.Scan(&o.Container, &o.Agent, &o.Instance, &o.State, &since, &o.Detail, &o.Health, &healthSince); err != nil {
 			return nil, fmt.Errorf("read observations: %w", err)
 		}
-		o.Since, _ = time.Parse(timeFormat, since)
+		if o.Since, err = parseTime("observation of "+o.Container+" since", since); err != nil {
+			return nil, err
+		}
+		if o.HealthSince, err = parseOptionalTime("observation of "+o.Container+" health_since", healthSince); err != nil {
+			return nil, err
+		}
 		out[o.Container] = o
 	}
 	return out, rows.Err()
@@ -289,10 +311,12 @@ func (d *DB) Observations(ctx context.Context) (map[string]watchdog.Observation,
 func (d *DB) Observe(ctx context.Context, o watchdog.Observation, evs ...*watchdog.Event) error {
 	return d.tx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx,
-			`INSERT INTO observations (container, agent, instance, state, since, detail) VALUES (?, ?, ?, ?, ?, ?)
+			`INSERT INTO observations (container, agent, instance, state, since, detail, health, health_since) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 			 ON CONFLICT (container) DO UPDATE SET agent = excluded.agent, instance = excluded.instance,
-			 state = excluded.state, since = excluded.since, detail = excluded.detail`,
-			o.Container, o.Agent, o.Instance, string(o.State), o.Since.UTC().Format(timeFormat), o.Detail); err != nil {
+			 state = excluded.state, since = excluded.since, detail = excluded.detail,
+			 health = excluded.health, health_since = excluded.health_since`,
+			o.Container, o.Agent, o.Instance, string(o.State), o.Since.UTC().Format(timeFormat), o.Detail,
+			string(o.Health), formatOptionalTime(o.HealthSince)); err != nil {
 			return fmt.Errorf("store observation of %s: %w", o.Container, err)
 		}
 		for _, e := range evs {
@@ -347,7 +371,11 @@ func (d *DB) Leased(ctx context.Context, now time.Time) (map[string]bool, error)
 		if err := rows.Scan(&c, &until); err != nil {
 			return nil, fmt.Errorf("read leases: %w", err)
 		}
-		if t, err := time.Parse(timeFormat, until); err == nil && t.After(now) {
+		t, err := parseTime("lease of "+c+" until", until)
+		if err != nil {
+			return nil, err
+		}
+		if t.After(now) {
 			out[c] = true
 		}
 	}
@@ -361,7 +389,7 @@ func (d *DB) AppendEvent(ctx context.Context, e *watchdog.Event) error {
 
 func (d *DB) appendEvent(ctx context.Context, tx *sql.Tx, e *watchdog.Event) error {
 	if e.Time.IsZero() {
-		e.Time = d.Now()
+		e.Time = d.Clock.Now()
 	}
 	e.Time = e.Time.UTC()
 	var evidence string
@@ -401,7 +429,9 @@ func (d *DB) Events(ctx context.Context, since int64, limit int) ([]watchdog.Eve
 			return nil, fmt.Errorf("read events: %w", err)
 		}
 		e.Type = watchdog.EventType(typ)
-		e.Time, _ = time.Parse(timeFormat, t)
+		if e.Time, err = parseTime(fmt.Sprintf("event %d time", e.ID), t); err != nil {
+			return nil, err
+		}
 		if evidence != "" {
 			if err := json.Unmarshal([]byte(evidence), &e.Evidence); err != nil {
 				return nil, fmt.Errorf("event %d evidence: %w", e.ID, err)
@@ -412,12 +442,34 @@ func (d *DB) Events(ctx context.Context, since int64, limit int) ([]watchdog.Eve
 	return out, rows.Err()
 }
 
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
+// formatOptionalTime stores a time that may be zero as "".
+func formatOptionalTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
 	}
-	return s
+	return t.UTC().Format(timeFormat)
 }
 
-// ensure the interface stays implemented.
-var _ watchdog.Registry = (*DB)(nil)
+// parseOptionalTime reads what formatOptionalTime stored.
+func parseOptionalTime(what, s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	return parseTime(what, s)
+}
+
+// parseTime reads a stored time; a bad one is an error naming where it
+// was, never a silent zero.
+func parseTime(what, s string) (time.Time, error) {
+	t, err := time.Parse(timeFormat, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("registry: %s %q: %w", what, s, err)
+	}
+	return t, nil
+}
+
+// The registry implements the domain's seams.
+var (
+	_ watchdog.Registry = (*DB)(nil)
+	_ watchdog.Leaser   = (*DB)(nil)
+)

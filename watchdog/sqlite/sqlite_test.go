@@ -12,23 +12,11 @@ import (
 	"time"
 
 	"github.com/container-watchdog/container-watchdog/watchdog"
+	"github.com/container-watchdog/container-watchdog/watchdog/clock/fakeclock"
 	"github.com/container-watchdog/container-watchdog/watchdog/sqlite"
 )
 
 var ctx = context.Background()
-
-// clock hands out increasing times so CreatedAt and UpdatedAt differ.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(time.Second)
-	return c.t
-}
 
 func open(t *testing.T, path string) *sqlite.DB {
 	t.Helper()
@@ -36,7 +24,7 @@ func open(t *testing.T, path string) *sqlite.DB {
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
-	db.Now = (&clock{t: time.Date(2026, 4, 20, 10, 0, 0, 123456789, time.FixedZone("X", 3600))}).Now
+	db.Clock = fakeclock.At(time.Date(2026, 4, 20, 10, 0, 0, 123456789, time.FixedZone("X", 3600)))
 	t.Cleanup(func() { db.Close() })
 	return db
 }
@@ -183,6 +171,7 @@ func TestUpdateAgent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	db.Clock.(*fakeclock.Clock).Advance(time.Second)
 	before, after, err := db.UpdateAgent(ctx, "dev", func(a *watchdog.Agent) error {
 		a.Image = "example.com/dev:2"
 		a.Instances = []string{"c", "a"}

@@ -1,34 +1,12 @@
 package watchdog
 
+// The seams: what the domain consumes, implemented by the sub-packages
+// (docker, sqlite, journal, httpapi) and by tests' fakes.
+
 import (
 	"context"
 	"time"
 )
-
-// Container is what docker reports about one container.
-type Container struct {
-	ID    string
-	Name  string
-	State string // docker's: running, exited, created, restarting, paused, dead
-	// Status is docker's human summary, e.g. "Exited (137) 3 seconds ago".
-	Status string
-	// Set from the labels; Managed is false for a container this tool did not create.
-	Managed    bool
-	Agent      string
-	Instance   string
-	ConfigHash string
-}
-
-// RunSpec is everything `docker run` needs to create an instance's container.
-type RunSpec struct {
-	Name      string
-	Image     string
-	Env       []string
-	Volume    string
-	StatePath string
-	Command   []string
-	Labels    map[string]string
-}
 
 // Docker is the container engine as the domain needs it. Errors from a
 // command docker ran and refused carry docker's stderr as their message.
@@ -42,29 +20,10 @@ type Docker interface {
 	Remove(ctx context.Context, name string) error
 	// RemoveVolume removes a volume; removing one that is gone is not an error.
 	RemoveVolume(ctx context.Context, name string) error
-}
-
-// State is an expected instance's observed condition, or an orphan's.
-type State string
-
-const (
-	StateRunning  State = "running"
-	StateStopped  State = "stopped"
-	StateMissing  State = "missing"
-	StateOrphaned State = "orphaned"
-)
-
-// Observation is the last state the watchdog saw for a container. It is
-// persisted so that a condition is reported once, when it begins, even
-// across restarts of the daemon.
-type Observation struct {
-	Container string
-	Agent     string
-	Instance  string
-	State     State
-	Since     time.Time
-	// Detail is the last recreate failure, so a repeat is not reported again.
-	Detail string
+	// Restart restarts a container (`docker restart`).
+	Restart(ctx context.Context, name string) error
+	// LastProbe returns the last health probe docker ran on a container.
+	LastProbe(ctx context.Context, name string) (Probe, error)
 }
 
 // Registry is the persistent store as the domain needs it.
@@ -78,6 +37,11 @@ type Registry interface {
 	Forget(ctx context.Context, container string) error
 	// Leased returns the containers a reconcile is replacing at now.
 	Leased(ctx context.Context, now time.Time) (map[string]bool, error)
+	// Holds returns every hold, expired ones included, by container.
+	Holds(ctx context.Context) (map[string]Hold, error)
+	// EndHold deletes h if it is still the container's hold (a newer one
+	// placed meanwhile stays).
+	EndHold(ctx context.Context, h Hold) error
 }
 
 // Leaser records that a container is being replaced, so that a concurrent

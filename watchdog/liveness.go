@@ -1,0 +1,154 @@
+package watchdog
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+)
+
+// TickResult says whether a tick looked at containers.
+type TickResult string
+
+const (
+	// TickCompleted: docker was listed and every instance judged.
+	TickCompleted TickResult = "completed"
+	// TickSkipped: nothing was judged, because docker could not be listed
+	// (ErrSkipped) or the registry could not be read.
+	TickSkipped TickResult = "skipped"
+)
+
+// TickReport says what one tick saw and did.
+type TickReport struct {
+	Started   time.Time       `json:"time"`
+	Duration  time.Duration   `json:"-"`
+	Result    TickResult      `json:"result"`
+	Error     string          `json:"error,omitempty"`
+	Instances []InstanceState `json:"instances"`
+	Events    []Event         `json:"-"`
+	// Repairs counts the recreations this tick started; they finish later.
+	Repairs int `json:"repairs_started"`
+}
+
+// Counts returns how many instances are in each state.
+func (r TickReport) Counts() map[State]int {
+	m := map[State]int{}
+	for _, i := range r.Instances {
+		m[i.State]++
+	}
+	return m
+}
+
+// Summary is one line of counts by state, as STATUS= and `status` say it.
+func (r TickReport) Summary() string {
+	n := r.Counts()
+	s := fmt.Sprintf("%d running, %d stopped, %d missing", n[StateRunning], n[StateStopped], n[StateMissing])
+	if o := n[StateOrphaned]; o > 0 {
+		s += fmt.Sprintf(", %d orphaned", o)
+	}
+	return s
+}
+
+// LivenessStatus is the loop's health as /healthz names it.
+type LivenessStatus string
+
+const (
+	LivenessOK LivenessStatus = "ok"
+	// LivenessDegraded: the loop is alive but could not look at docker.
+	LivenessDegraded LivenessStatus = "degraded"
+	// LivenessStuck: no tick has completed recently; the loop is stuck.
+	LivenessStuck LivenessStatus = "unhealthy"
+)
+
+// LivenessVerdict is what Healthy says: the status, why, and when a tick last completed.
+type LivenessVerdict struct {
+	Status        LivenessStatus
+	Reason        string
+	LastCompleted time.Time
+}
+
+// Alive says a supervisor should leave the process running.
+func (v LivenessVerdict) Alive() bool { return v.Status != LivenessStuck }
+
+// Liveness remembers what the loop last did, for STATUS=, /healthz and
+// /state. A tick skipped because docker is unreachable counts as completed:
+// the loop is alive and restarting it would not help. A tick that could not
+// read the registry does not.
+type Liveness struct {
+	// Interval is the time between ticks; two of them without a completed
+	// tick make the loop unhealthy.
+	Interval time.Duration
+
+	mu            sync.Mutex
+	last          TickReport
+	ticked        bool
+	lastCompleted time.Time
+	lastProblem   string
+}
+
+// Record takes a finished tick at now and says whether the loop proved
+// itself alive (the systemd watchdog may be pinged).
+func (h *Liveness) Record(rep TickReport, err error, now time.Time) (alive bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.last, h.ticked = rep, true
+	alive = err == nil || errors.Is(err, ErrSkipped)
+	if alive {
+		h.lastCompleted = now
+	}
+	switch {
+	case err != nil:
+		h.lastProblem = stamp(now) + " " + err.Error()
+	case rep.Error != "":
+		h.lastProblem = stamp(now) + " " + rep.Error
+	}
+	for _, ev := range rep.Events {
+		if ev.Type == EventRecreateFailed {
+			h.lastProblem = stamp(ev.Time) + " " + ev.Container + ": " + ev.Detail
+		}
+	}
+	return alive
+}
+
+// Last returns the last tick's report; ok is false before the first.
+func (h *Liveness) Last() (rep TickReport, ok bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.last, h.ticked
+}
+
+// Healthy judges the loop at now.
+func (h *Liveness) Healthy(now time.Time) LivenessVerdict {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	v := LivenessVerdict{LastCompleted: h.lastCompleted}
+	switch age := now.Sub(h.lastCompleted); {
+	case h.lastCompleted.IsZero():
+		v.Status, v.Reason = LivenessStuck, "no tick has completed yet"
+	case age > 2*h.Interval:
+		v.Status, v.Reason = LivenessStuck, fmt.Sprintf("last completed tick was %s ago, more than two intervals (%s)", age.Round(time.Millisecond), 2*h.Interval)
+	case h.last.Result == TickSkipped:
+		v.Status, v.Reason = LivenessDegraded, h.last.Error
+	default:
+		v.Status = LivenessOK
+	}
+	return v
+}
+
+// Status is the one-line STATUS= text: counts by state and the last
+// problem, or why the last tick was skipped.
+func (h *Liveness) Status() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var s string
+	if h.last.Result == TickSkipped {
+		s = "degraded: " + h.last.Error // the skip is the problem
+	} else {
+		s = h.last.Summary()
+		if h.lastProblem != "" {
+			s += "; last problem: " + h.lastProblem
+		}
+	}
+	return strings.Join(strings.Fields(s), " ")
+}
