@@ -68,13 +68,14 @@ func TestSenderHonoursRetryAfter(t *testing.T) {
 }
 
 // A sink that hangs costs only itself: the other sink gets every event
-// while the hanging one's request is still open; once it answers again it
-// gets them all, in order.
+// while the hanging one's first request is still open (its timeout is 2 s);
+// once it answers again it gets them all, in order.
 func TestSenderHangingSinkDelaysOnlyItself(t *testing.T) {
 	stuck, fine := newReceiver(t, ""), newReceiver(t, "")
 	release := make(chan struct{})
 	stuck.setHang(release)
 	r := newRig(t, fast)
+	r.sender.Timeout = 2 * time.Second
 	r.addSink("stuck", stuck.srv.URL, "")
 	r.addSink("fine", fine.srv.URL, "")
 	r.start()
@@ -83,7 +84,10 @@ func TestSenderHangingSinkDelaysOnlyItself(t *testing.T) {
 	if got := fine.delivered(); !slices.Equal(got, ids) {
 		t.Fatalf("fine sink got %v, want %v", got, ids)
 	}
-	// The hanging sink timed out (300ms) at least once, and kept its queue.
+	if n, _, _, _ := stuck.snapshot(); n != 1 || r.stats("stuck").Failed != 0 {
+		t.Fatalf("stuck sink: %d requests, %d failed; want its first still hanging", n, r.stats("stuck").Failed)
+	}
+	// The hanging sink timed out at least once, and kept its queue.
 	waitFor(t, "a timed-out attempt counted", func() bool { return r.stats("stuck").Failed >= 1 })
 	if st := r.stats("stuck"); st.Queue != 5 || !strings.Contains(st.LastError, "no answer within") {
 		t.Errorf("stuck sink stats %+v, want 5 queued and a timeout as last error", st)
