@@ -29,13 +29,14 @@ func TestOutboxQueuedWithTheEventForMatchingSinks(t *testing.T) {
 		{Type: watchdog.EventMissing, Container: "c"},        // 4: all, default
 		{Type: watchdog.EventRunning, Container: "c"},        // 6: all
 		{Type: watchdog.EventRecreateFailed, Container: "c"}, // 3: all, default, only-failed
+		{Type: watchdog.EventRecreated, Container: "c"},      // 5: all, default (its limit)
 	}
 	if err := db.Observe(ctx, obs, evs...); err != nil {
 		t.Fatal(err)
 	}
 	want := map[string][]int64{
-		"all":         {evs[0].ID, evs[1].ID, evs[2].ID},
-		"default":     {evs[0].ID, evs[2].ID},
+		"all":         {evs[0].ID, evs[1].ID, evs[2].ID, evs[3].ID},
+		"default":     {evs[0].ID, evs[2].ID, evs[3].ID},
 		"only-failed": {evs[2].ID},
 	}
 	for sink, ids := range want {
@@ -179,13 +180,29 @@ func TestRegistryIsPrivate(t *testing.T) {
 			t.Errorf("%s is %04o, want 0600", filepath.Base(p), m)
 		}
 	}
+	// A crash leaves -wal and -shm behind; an older version made them 0644.
+	leftovers := map[string][]byte{}
+	for _, p := range []string{path + "-wal", path + "-shm"} {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		leftovers[p] = b
+	}
 	db.Close()
 	if err := os.Chmod(path, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_ = os.Chmod(path+"-wal", 0o644)
+	for p, b := range leftovers {
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	open(t, path)
-	for _, p := range []string{path, path + "-wal"} {
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
 		if m := mode(p); m != 0o600 {
 			t.Errorf("reopened: %s is %04o, want 0600", filepath.Base(p), m)
 		}
