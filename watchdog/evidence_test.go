@@ -255,7 +255,8 @@ func TestTickExplainsAStoppedContainer(t *testing.T) {
 
 	_, evs := e.tick()
 	wantEvents(t, evs, "container_stopped "+name)
-	if d := evs[0].Detail; !strings.HasPrefix(d, "docker state exited (Exited (1) 2 seconds ago); docker saw: oom at ") ||
+	// Created at the clock's start, two ticks (minutes) ago.
+	if d := evs[0].Detail; !strings.HasPrefix(d, "docker state exited (Exited (1) 2 minutes ago); docker saw: oom at ") ||
 		!strings.HasSuffix(d, "(likely killed by the OOM killer)") {
 		t.Errorf("detail %q", d)
 	}

@@ -1,7 +1,6 @@
 package watchdog
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -21,10 +20,13 @@ const (
 
 // TickReport says what one tick saw and did.
 type TickReport struct {
-	Started   time.Time       `json:"time"`
-	Duration  time.Duration   `json:"-"`
-	Result    TickResult      `json:"result"`
-	Error     string          `json:"error,omitempty"`
+	Started  time.Time     `json:"time"`
+	Duration time.Duration `json:"-"`
+	Result   TickResult    `json:"result"`
+	Error    string        `json:"error,omitempty"`
+	// Degraded says why a completed tick could not use the registry as it
+	// should (it went on from what it read last, or holds unsaved events).
+	Degraded  string          `json:"degraded,omitempty"`
 	Instances []InstanceState `json:"instances"`
 	Events    []Event         `json:"-"`
 	// Repairs counts the recreations this tick started; they finish later.
@@ -55,7 +57,8 @@ type LivenessStatus string
 
 const (
 	LivenessOK LivenessStatus = "ok"
-	// LivenessDegraded: the loop is alive but could not look at docker.
+	// LivenessDegraded: the loop is alive but could not look at docker, or
+	// could not read or write the registry.
 	LivenessDegraded LivenessStatus = "degraded"
 	// LivenessStuck: no tick has completed recently; the loop is stuck.
 	LivenessStuck LivenessStatus = "unhealthy"
@@ -72,9 +75,10 @@ type LivenessVerdict struct {
 func (v LivenessVerdict) Alive() bool { return v.Status != LivenessStuck }
 
 // Liveness remembers what the loop last did, for STATUS=, /healthz and
-// /state. A tick skipped because docker is unreachable counts as completed:
-// the loop is alive and restarting it would not help. A tick that could not
-// read the registry does not.
+// /state. Every tick that ends proves the loop alive: one skipped because
+// docker is unreachable, or degraded because the registry is, too. Neither
+// would be mended by a restart, so the systemd watchdog is pinged; only a
+// loop that stops ending its ticks goes stale.
 type Liveness struct {
 	// Interval is the time between ticks; two of them without a completed
 	// tick make the loop unhealthy.
@@ -87,16 +91,11 @@ type Liveness struct {
 	lastProblem   string
 }
 
-// Record takes a finished tick at now and says whether the loop proved
-// itself alive (the systemd watchdog may be pinged).
-func (h *Liveness) Record(rep TickReport, err error, now time.Time) (alive bool) {
+// Record takes a tick that ended at now.
+func (h *Liveness) Record(rep TickReport, err error, now time.Time) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.last, h.ticked = rep, true
-	alive = err == nil || errors.Is(err, ErrSkipped)
-	if alive {
-		h.lastCompleted = now
-	}
+	h.last, h.ticked, h.lastCompleted = rep, true, now
 	switch {
 	case err != nil:
 		h.lastProblem = stamp(now) + " " + err.Error()
@@ -108,7 +107,6 @@ func (h *Liveness) Record(rep TickReport, err error, now time.Time) (alive bool)
 			h.lastProblem = stamp(ev.Time) + " " + ev.Container + ": " + ev.Detail
 		}
 	}
-	return alive
 }
 
 // Last returns the last tick's report; ok is false before the first.
@@ -130,6 +128,8 @@ func (h *Liveness) Healthy(now time.Time) LivenessVerdict {
 		v.Status, v.Reason = LivenessStuck, fmt.Sprintf("last completed tick was %s ago, more than two intervals (%s)", age.Round(time.Millisecond), 2*h.Interval)
 	case h.last.Result == TickSkipped:
 		v.Status, v.Reason = LivenessDegraded, h.last.Error
+	case h.last.Degraded != "":
+		v.Status, v.Reason = LivenessDegraded, h.last.Degraded
 	default:
 		v.Status = LivenessOK
 	}
@@ -142,9 +142,12 @@ func (h *Liveness) Status() string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	var s string
-	if h.last.Result == TickSkipped {
+	switch {
+	case h.last.Result == TickSkipped:
 		s = "degraded: " + h.last.Error // the skip is the problem
-	} else {
+	case h.last.Degraded != "":
+		s = "degraded: " + h.last.Degraded + "; " + h.last.Summary()
+	default:
 		s = h.last.Summary()
 		if h.lastProblem != "" {
 			s += "; last problem: " + h.lastProblem

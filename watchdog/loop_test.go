@@ -9,63 +9,25 @@ import (
 	"github.com/container-watchdog/container-watchdog/watchdog"
 )
 
-// timer is one call of the fake After: the duration asked for and the
-// channel the test fires.
-type timer struct {
-	d  time.Duration
-	ch chan time.Time
-}
-
-func (tm timer) fire() { tm.ch <- time.Time{} }
-
-// timers is a fake time.After: every call is handed to the test.
-type timers struct{ reqs chan timer }
-
-func newTimers() *timers { return &timers{reqs: make(chan timer, 1000)} }
-
-func (ts *timers) After(d time.Duration) <-chan time.Time {
-	tm := timer{d: d, ch: make(chan time.Time, 1)}
-	ts.reqs <- tm
-	return tm.ch
-}
-
-// next returns the loop's next wait.
-func (ts *timers) next(t *testing.T) timer {
-	t.Helper()
-	select {
-	case tm := <-ts.reqs:
-		return tm
-	case <-time.After(10 * time.Second):
-		t.Fatal("the loop did not wait")
-	}
-	return timer{}
-}
-
-func (ts *timers) none(t *testing.T) {
-	t.Helper()
-	select {
-	case tm := <-ts.reqs:
-		t.Fatalf("the loop waits %v, want it still waiting", tm.d)
-	case <-time.After(30 * time.Millisecond):
-	}
-}
-
 type tickResult struct {
 	rep watchdog.TickReport
 	err error
-	// waits is how many timers the loop had asked for when the tick ended.
+	// waits is how many waits the loop had begun when the tick ended.
 	waits int
 }
 
-// loopEnv runs a Loop over a tickEnv's Watcher, with fake timers.
+// loopEnv runs a Loop over a tickEnv's Watcher, on the tickEnv's fake
+// clock: the test sees each wait the loop begins (nextWait) and fires it
+// by advancing the clock.
 type loopEnv struct {
 	*tickEnv
-	timers *timers
 	fire   func()
 	ticks  chan tickResult
 	loop   *watchdog.Loop
 	cancel context.CancelFunc
 	done   chan error
+	// seen is how many of the clock's waits the test has looked at.
+	seen int
 }
 
 const (
@@ -75,12 +37,12 @@ const (
 
 func newLoopEnv(e *tickEnv) *loopEnv {
 	trigger, fire := watchdog.NewTrigger()
-	l := &loopEnv{tickEnv: e, timers: newTimers(), fire: fire, ticks: make(chan tickResult, 100)}
+	l := &loopEnv{tickEnv: e, fire: fire, ticks: make(chan tickResult, 100)}
 	l.loop = &watchdog.Loop{
-		Watcher: e.w, Interval: loopInterval, Clock: testClock{Clock: e.clock, after: l.timers.After},
+		Watcher: e.w, Interval: loopInterval, Clock: e.clock,
 		Trigger: trigger, Settle: loopSettle,
 		AfterTick: func(rep watchdog.TickReport, err error) {
-			l.ticks <- tickResult{rep, err, len(l.timers.reqs)}
+			l.ticks <- tickResult{rep, err, len(e.clock.Waited())}
 		},
 	}
 	return l
@@ -118,6 +80,25 @@ func (l *loopEnv) noTick() {
 	}
 }
 
+// nextWait waits for the loop to begin its next wait and returns how long
+// it asked for.
+func (l *loopEnv) nextWait() time.Duration {
+	l.t.Helper()
+	l.seen++
+	if !l.clock.BlockUntilWaited(l.seen, 10*time.Second) {
+		l.t.Fatal("the loop did not wait")
+	}
+	return l.clock.Waited()[l.seen-1]
+}
+
+// noWait wants the loop still in the wait it began last.
+func (l *loopEnv) noWait() {
+	l.t.Helper()
+	if l.clock.BlockUntilWaited(l.seen+1, 30*time.Millisecond) {
+		l.t.Fatalf("the loop waits %v, want it still waiting", l.clock.Waited()[l.seen])
+	}
+}
+
 // stop cancels the loop and wants Run to return nil promptly.
 func (l *loopEnv) stop() {
 	l.t.Helper()
@@ -133,24 +114,24 @@ func (l *loopEnv) stop() {
 	}
 }
 
-func wantWait(t *testing.T, tm timer, d time.Duration) {
+func wantWait(t *testing.T, got, want time.Duration) {
 	t.Helper()
-	if tm.d != d {
-		t.Fatalf("the loop waits %v, want %v", tm.d, d)
+	if got != want {
+		t.Fatalf("waits %v, want %v", got, want)
 	}
 }
 
 func TestLoopTicksAtOnceThenEveryInterval(t *testing.T) {
 	l := newLoopEnv(newTickEnv(t, agent("dev")))
 	l.start()
-	if r := l.nextTick(); r.err != nil || r.waits != 0 || r.rep.Result != "completed" {
+	if r := l.nextTick(); r.err != nil || r.waits != 0 || r.rep.Result != watchdog.TickCompleted {
 		t.Fatalf("first tick %+v, want a completed one before any wait", r)
 	}
 	for range 3 {
-		tm := l.timers.next(t)
-		wantWait(t, tm, loopInterval)
+		wantWait(t, l.nextWait(), loopInterval)
+		l.clock.Advance(loopInterval - time.Second)
 		l.noTick()
-		tm.fire()
+		l.clock.Advance(time.Second)
 		l.nextTick()
 	}
 	l.stop()
@@ -160,33 +141,42 @@ func TestLoopTriggerBringsTheTickForwardOnceABurstSettles(t *testing.T) {
 	l := newLoopEnv(newTickEnv(t, agent("dev")))
 	l.start()
 	l.nextTick()
-	wantWait(t, l.timers.next(t), loopInterval)
+	wantWait(t, l.nextWait(), loopInterval)
 
 	l.fire()
-	settle := l.timers.next(t)
-	wantWait(t, settle, loopSettle)
+	wantWait(t, l.nextWait(), loopSettle)
 	// More of the burst arrives during the settle.
 	for range 5 {
 		l.fire()
 	}
 	l.noTick()
-	settle.fire()
+	l.clock.Advance(loopSettle)
 	l.nextTick()
 	// One tick covered the whole burst: the loop is back to the interval.
-	wantWait(t, l.timers.next(t), loopInterval)
+	wantWait(t, l.nextWait(), loopInterval)
 	l.noTick()
-	l.timers.none(t)
+	l.noWait()
 
 	// With no settle the trigger ticks at once.
 	l.stop()
 	l.loop.Settle = 0
 	l.start()
 	l.nextTick()
-	wantWait(t, l.timers.next(t), loopInterval)
+	wantWait(t, l.nextWait(), loopInterval)
 	l.fire()
 	l.nextTick()
-	wantWait(t, l.timers.next(t), loopInterval)
+	wantWait(t, l.nextWait(), loopInterval)
 	l.stop()
+}
+
+// tickSoon brings the loop's next tick forward with a trigger and its
+// settle, as docker's event stream does.
+func (l *loopEnv) tickSoon() tickResult {
+	l.t.Helper()
+	l.fire()
+	wantWait(l.t, l.nextWait(), loopSettle)
+	l.clock.Advance(loopSettle)
+	return l.nextTick()
 }
 
 func TestLoopWakesForADeferredRepair(t *testing.T) {
@@ -199,26 +189,21 @@ func TestLoopWakesForADeferredRepair(t *testing.T) {
 
 	l.nextTick() // the first attempt, which fails
 	first := e.clock.Now()
-	tm := l.timers.next(t)
-	wantWait(t, tm, loopInterval)
+	wantWait(t, l.nextWait(), loopInterval)
 	e.w.Wait()
 	wantRuns(t, e.fake, 1)
 
-	// The next tick defers the retry: the loop wakes when it is due.
-	e.clock.Advance(2 * time.Second)
-	tm.fire()
-	l.nextTick()
-	tm = l.timers.next(t)
-	wantWait(t, tm, 8*time.Second)
+	// The next tick, 2 s on, defers the retry: the loop wakes when it is due.
+	l.tickSoon()
+	wantWait(t, l.nextWait(), 8*time.Second)
 	wantNextWake(t, e.w, first.Add(10*time.Second))
 
-	e.clock.Advance(8 * time.Second)
 	e.fake.runner.Reset()
-	tm.fire()
+	e.clock.Advance(8 * time.Second)
 	if r := l.nextTick(); r.rep.Repairs != 1 {
 		t.Errorf("repairs %d when due, want 1", r.rep.Repairs)
 	}
-	wantWait(t, l.timers.next(t), loopInterval)
+	wantWait(t, l.nextWait(), loopInterval)
 	e.w.Wait()
 	wantRuns(t, e.fake, 1)
 	l.stop()
@@ -232,40 +217,35 @@ func TestLoopDoesNotSpinOnARepairNoTickCanMake(t *testing.T) {
 	l := newLoopEnv(e)
 	l.start()
 	l.nextTick()
-	tm := l.timers.next(t)
+	l.nextWait()
 	e.w.Wait()
-	e.clock.Advance(2 * time.Second)
-	tm.fire()
-	l.nextTick()
-	tm = l.timers.next(t)
-	wantWait(t, tm, 8*time.Second)
+	l.tickSoon()
+	wantWait(t, l.nextWait(), 8*time.Second)
 
 	// Docker goes away: ticks are skipped while the retry is due. Looking
 	// again at once would only hammer a docker that is down.
 	down := "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?"
 	e.fake.setFail("ps", down)
 	e.clock.Advance(8 * time.Second)
-	tm.fire()
-	if r := l.nextTick(); !errors.Is(r.err, watchdog.ErrSkipped) || r.rep.Result != "skipped" {
+	if r := l.nextTick(); !errors.Is(r.err, watchdog.ErrSkipped) || r.rep.Result != watchdog.TickSkipped {
 		t.Fatalf("tick %+v, want skipped", r)
 	}
-	tm = l.timers.next(t)
-	if tm.d <= 0 {
-		l.timers.none(t)
-		t.Fatalf("after a skipped tick the loop waits %v, want a pause", tm.d)
+	if d := l.nextWait(); d <= 0 {
+		l.noWait()
+		t.Fatalf("after a skipped tick the loop waits %v, want a pause", d)
+	} else {
+		wantWait(t, d, loopInterval)
 	}
-	wantWait(t, tm, loopInterval)
 	l.noTick()
 
 	// Docker is back: the retry is made.
 	e.fake.setFail("ps", "")
 	e.fake.runner.Reset()
-	e.clock.Advance(time.Minute)
-	tm.fire()
+	e.clock.Advance(loopInterval)
 	if r := l.nextTick(); r.err != nil || r.rep.Repairs != 1 {
 		t.Errorf("tick %+v, want the retry", r)
 	}
-	wantWait(t, l.timers.next(t), loopInterval)
+	wantWait(t, l.nextWait(), loopInterval)
 	l.stop()
 }
 
@@ -276,15 +256,14 @@ func TestLoopAfterTickSeesSkippedTicks(t *testing.T) {
 	l := newLoopEnv(e)
 	l.start()
 	r := l.nextTick()
-	if !errors.Is(r.err, watchdog.ErrSkipped) || r.rep.Result != "skipped" || r.rep.Error == "" {
+	if !errors.Is(r.err, watchdog.ErrSkipped) || r.rep.Result != watchdog.TickSkipped || r.rep.Error == "" {
 		t.Fatalf("tick %+v, want a skipped one", r)
 	}
 	// Skipped is not the end: the loop goes on.
-	tm := l.timers.next(t)
-	wantWait(t, tm, loopInterval)
+	wantWait(t, l.nextWait(), loopInterval)
 	e.fake.setFail("ps", "")
-	tm.fire()
-	if r := l.nextTick(); r.err != nil || r.rep.Result != "completed" {
+	e.clock.Advance(loopInterval)
+	if r := l.nextTick(); r.err != nil || r.rep.Result != watchdog.TickCompleted {
 		t.Fatalf("tick %+v, want completed", r)
 	}
 	l.stop()
@@ -295,7 +274,7 @@ func TestLoopStopsWhenCtxEnds(t *testing.T) {
 		l := newLoopEnv(newTickEnv(t, agent("dev")))
 		l.start()
 		l.nextTick()
-		l.timers.next(t)
+		l.nextWait()
 		l.stop()
 		l.noTick()
 	})
@@ -303,9 +282,9 @@ func TestLoopStopsWhenCtxEnds(t *testing.T) {
 		l := newLoopEnv(newTickEnv(t, agent("dev")))
 		l.start()
 		l.nextTick()
-		l.timers.next(t)
+		l.nextWait()
 		l.fire()
-		wantWait(t, l.timers.next(t), loopSettle)
+		wantWait(t, l.nextWait(), loopSettle)
 		l.stop()
 		l.noTick()
 	})
@@ -314,7 +293,7 @@ func TestLoopStopsWhenCtxEnds(t *testing.T) {
 		l := newLoopEnv(e)
 		l.start()
 		l.nextTick()
-		tm := l.timers.next(t)
+		wantWait(t, l.nextWait(), loopInterval)
 		listing := make(chan struct{}, 1)
 		e.fake.setHook(func(args []string) {
 			if args[0] == "ps" {
@@ -324,12 +303,12 @@ func TestLoopStopsWhenCtxEnds(t *testing.T) {
 				}
 			}
 		})
-		e.fake.setBlock("ps", 0)
-		tm.fire()
+		e.fake.hang("ps")
+		e.clock.Advance(loopInterval)
 		<-listing
 		// A tick cut off by the stop means nothing: AfterTick never sees it.
 		l.stop()
 		l.noTick()
-		l.timers.none(t)
+		l.noWait()
 	})
 }

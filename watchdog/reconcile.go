@@ -103,6 +103,12 @@ func (r *Reconciler) Repair(ctx context.Context, agents []Agent, name string) (O
 	if err != nil {
 		return OutcomeFailed, fmt.Errorf("look up %s: %w", name, err)
 	}
+	if c != nil && c.State == "created" && Manages(r.Prefix, *c) {
+		// Created but never started: a recreation cut off (the daemon was
+		// killed during its docker run). Replace it; no restart policy
+		// would ever start it.
+		c.ConfigHash = ""
+	}
 	return r.one(ctx, agents, name, c, ConvergeOptions{})
 }
 

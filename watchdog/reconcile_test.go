@@ -12,7 +12,7 @@ import (
 )
 
 func newReconciler(t *testing.T) (*watchdog.Reconciler, *fakeDocker) {
-	f := newFakeDocker(t)
+	f := newFakeDocker(t, newClock())
 	return &watchdog.Reconciler{Docker: f.client, Prefix: prefix}, f
 }
 
@@ -65,16 +65,16 @@ func TestConvergeCreatesThenIsIdempotent(t *testing.T) {
 
 	c := f.get(cname("ops", "b"))
 	a := agents[1]
-	if c == nil || c.image != a.Image || !slices.Equal(c.env, a.Env) || !slices.Equal(c.cmd, a.Command) ||
-		c.volume != cname("ops", "b")+"-state" || c.target != "/state" || c.state != "running" {
-		t.Fatalf("container %+v", c)
+	if c == nil || c.Image != a.Image || !slices.Equal(c.Env, a.Env) || !slices.Equal(c.Cmd, a.Command) ||
+		!slices.Equal(c.Mounts, []string{cname("ops", "b") + "-state:/state"}) || c.State != "running" || c.Restart != "unless-stopped" {
+		t.Fatalf("container %+v, want the agent's, running, its state volume at /state, restarted unless stopped", c)
 	}
 	wantLabels := map[string]string{
 		watchdog.LabelManaged: "true", watchdog.LabelAgent: "ops", watchdog.LabelInstance: "b", watchdog.LabelConfig: a.ConfigHash(),
 	}
 	for k, v := range wantLabels {
-		if c.labels[k] != v {
-			t.Errorf("label %s = %q, want %q", k, c.labels[k], v)
+		if c.Labels[k] != v {
+			t.Errorf("label %s = %q, want %q", k, c.Labels[k], v)
 		}
 	}
 
@@ -100,12 +100,12 @@ func TestConvergeRecreatesOnConfigChangeKeepingVolume(t *testing.T) {
 	wantOutcomes(t, rs, map[string]watchdog.Outcome{name: watchdog.OutcomeRecreated, cname("ops", "default"): watchdog.OutcomeUnchanged})
 
 	calls := f.runner.Calls()
-	if len(calls) != 3 || !strings.HasPrefix(calls[1], "docker rm -f "+name) || !strings.HasPrefix(calls[2], "docker run ") {
+	if len(calls) != 3 || !slices.Equal(calls[1], []string{"docker", "rm", "-f", name}) || calls[2][1] != "run" {
 		t.Fatalf("calls %q, want ps, rm, run", calls)
 	}
 	now := f.get(name)
-	if now.id == old.id || now.image != "example.com/agents/dev:2" || now.volume != old.volume ||
-		now.labels[watchdog.LabelConfig] != agents[0].ConfigHash() || !f.hasVolume(old.volume) {
+	if now.ID == old.ID || now.Image != "example.com/agents/dev:2" || !slices.Equal(now.Mounts, old.Mounts) ||
+		now.Labels[watchdog.LabelConfig] != agents[0].ConfigHash() || !f.hasVolume(watchdog.VolumeName(name)) {
 		t.Errorf("recreated %+v, was %+v", now, old)
 	}
 }
@@ -152,7 +152,8 @@ func TestConvergePurgeRemovesVolume(t *testing.T) {
 	rs := converge(t, r, f, nil, []string{name}, watchdog.ConvergeOptions{RemoveUnlisted: true, Purge: true})
 	wantOutcomes(t, rs, map[string]watchdog.Outcome{name: watchdog.OutcomeRemoved})
 	calls := f.runner.Calls()
-	if len(calls) != 3 || calls[1] != "docker rm -f "+name || calls[2] != "docker volume rm "+name+"-state" {
+	if len(calls) != 3 || !slices.Equal(calls[1], []string{"docker", "rm", "-f", name}) ||
+		!slices.Equal(calls[2], []string{"docker", "volume", "rm", name + "-state"}) {
 		t.Fatalf("calls %q, want ps, rm, volume rm", calls)
 	}
 	if f.hasVolume(name+"-state") || f.get(name) != nil {

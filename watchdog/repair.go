@@ -263,12 +263,7 @@ func (w *Watcher) spawn(ctx context.Context, name string, work func() (again boo
 // heldNow says an operator held the container after the tick looked: the
 // work must not start (the next tick reports the hold).
 func (w *Watcher) heldNow(ctx context.Context, name string) bool {
-	holds, err := w.Registry.Holds(ctx)
-	if err != nil {
-		w.Log.Warn("read holds before acting", "container", name, "err", err)
-		return false
-	}
-	h, ok := holds[name]
+	h, ok := w.ledger.holds(ctx, w.Registry)[name]
 	return ok && h.Active(w.Clock.Now())
 }
 
@@ -303,9 +298,14 @@ func (w *Watcher) repair(ctx context.Context, obs Observation) (failed bool) {
 	if w.heldNow(ctx, obs.Container) {
 		return false
 	}
+	// Best effort: without it, a crash before the outcome is recorded
+	// only loses the word "recreated" after the restart.
+	if err := w.Registry.Intend(ctx, obs.Container, w.Clock.Now()); err != nil {
+		w.Log.Warn("record intent to recreate", "container", obs.Container, "err", err)
+	}
 	out, err := OutcomeFailed, error(nil)
-	if fresh, rerr := w.Registry.Agents(ctx); rerr != nil {
-		err = fmt.Errorf("read registry: %w", rerr)
+	if fresh, rerr := w.ledger.agents(ctx, w.Registry); rerr != nil {
+		err = rerr
 	} else {
 		out, err = w.Reconciler.Repair(ctx, fresh, obs.Container)
 	}

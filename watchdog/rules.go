@@ -30,6 +30,12 @@ type Look struct {
 	// RestartWindow; GaveUp says it stopped restarting until healthy.
 	Restarts int
 	GaveUp   bool
+	// Intent says a recreation was recorded as started and its outcome
+	// never was: the daemon stopped in the middle of it.
+	Intent bool
+	// FirstLook says this is the daemon's first completed look since it
+	// started.
+	FirstLook bool
 }
 
 // Verdict is what a Look means: the observation to keep, the events to
@@ -124,8 +130,15 @@ func judgeState(l Look) Verdict {
 
 func judgeRunning(l Look, unchanged bool, v *Verdict) {
 	switch {
+	case l.Prev.State == StateMissing && l.Intent:
+		// The daemon stopped between its docker run and recording it.
+		v.report(l, EventRecreated, "found running after the watchdog restarted; its own recreation had started before it stopped")
 	case l.Prev.State == StateStopped || l.Prev.State == StateMissing:
-		v.report(l, EventRunning, fmt.Sprintf("was %s", l.Prev.State))
+		detail := fmt.Sprintf("was %s", l.Prev.State)
+		if l.FirstLook {
+			detail += "; found running after the watchdog restarted"
+		}
+		v.report(l, EventRunning, detail)
 	case unchanged && deathPending(l.Evidence, l.Now):
 		// Docker announced a death this listing does not show: dockerd
 		// publishes "die" before `docker ps` stops saying running. Not a
@@ -148,6 +161,12 @@ func judgeRunning(l Look, unchanged bool, v *Verdict) {
 
 func judgeStopped(l Look, unchanged bool, v *Verdict) {
 	switch {
+	case l.Intent && l.Docker.State == "created":
+		// The watchdog's own recreation was cut off between docker's
+		// create and start: no restart policy starts a container never
+		// started. Finish the repair; its outcome is the report.
+		v.Obs = l.Prev
+		v.Repair = true
 	case l.Docker.State == "removing" && recentLoss(l.Evidence, l.Now):
 		// docker rm under way: not a stop for the restart policy. The
 		// destroy that follows makes it missing, and that report gets the

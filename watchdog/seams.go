@@ -31,7 +31,7 @@ type Registry interface {
 	Agents(ctx context.Context) ([]Agent, error)
 	Observations(ctx context.Context) (map[string]Observation, error)
 	// Observe stores o and appends evs to the event log in one transaction,
-	// filling in each event's ID.
+	// filling in each event's ID, and clears o's container's intent.
 	Observe(ctx context.Context, o Observation, evs ...*Event) error
 	// Forget drops the observation of a container that is no longer watched.
 	Forget(ctx context.Context, container string) error
@@ -42,6 +42,13 @@ type Registry interface {
 	// EndHold deletes h if it is still the container's hold (a newer one
 	// placed meanwhile stays).
 	EndHold(ctx context.Context, h Hold) error
+	// Intend records that the watchdog is about to recreate a container;
+	// the next Observe of that container (its outcome) clears it. One found
+	// after a restart means the recreation started and its outcome was
+	// never recorded.
+	Intend(ctx context.Context, container string, at time.Time) error
+	// Intents returns the containers with an intent recorded.
+	Intents(ctx context.Context) (map[string]bool, error)
 }
 
 // Leaser records that a container is being replaced, so that a concurrent

@@ -61,6 +61,10 @@ type Watcher struct {
 
 	once    sync.Once
 	repairs *repairs
+	ledger  *ledger
+	// ticked is set once a tick has completed: the first one after a
+	// start says that what it finds was found after a restart.
+	ticked bool
 	// logMu keeps the event log's id order and the publish order one and
 	// the same while repairs report concurrently: an SSE client skips ids
 	// at or below the last it got.
@@ -87,23 +91,25 @@ func (w *Watcher) setup() {
 			w.Wake = func() {}
 		}
 		w.repairs = newRepairs(w.Parallelism, w.Backoff)
+		w.ledger = newLedger(w.Log)
 	})
 }
 
 // survey is what a tick reads before judging: the registry's agents, one
-// docker listing, the stored observations, the leases and the holds.
+// docker listing, and the registry's state (observations, leases, holds,
+// intents) as the ledger has it.
 type survey struct {
 	agents []Agent
 	listed time.Time // when the listing began
 	all    []Container
 	seen   map[string]*Container
-	prev   map[string]Observation
-	leased map[string]bool
-	holds  map[string]Hold
+	snapshot
 }
 
 // Tick runs one round. Its error wraps ErrSkipped when docker could not be
-// listed; other errors (the registry failing) also mean nothing was judged.
+// listed; it is also skipped when the registry could never be read. A
+// registry that fails after it was read once only degrades the tick: it
+// goes on from what was read last (TickReport.Degraded says so).
 func (w *Watcher) Tick(ctx context.Context) (TickReport, error) {
 	w.setup()
 	rep := TickReport{Started: w.Clock.Now(), Result: TickCompleted}
@@ -114,12 +120,14 @@ func (w *Watcher) Tick(ctx context.Context) (TickReport, error) {
 		return rep, err
 	}
 	watched := w.judgeAll(ctx, &rep, s)
-	for name := range s.prev {
+	for name := range s.observations {
 		if !watched[name] {
 			w.forget(ctx, name)
 		}
 	}
+	w.ticked = true
 	sort.Slice(rep.Instances, func(i, j int) bool { return rep.Instances[i].Container < rep.Instances[j].Container })
+	rep.Degraded = w.ledger.health()
 	rep.Duration = w.Clock.Now().Sub(rep.Started)
 	return rep, nil
 }
@@ -127,24 +135,18 @@ func (w *Watcher) Tick(ctx context.Context) (TickReport, error) {
 func (w *Watcher) survey(ctx context.Context) (survey, error) {
 	var s survey
 	var err error
-	if s.agents, err = w.Registry.Agents(ctx); err != nil {
-		return s, fmt.Errorf("read registry: %w", err)
+	if s.agents, err = w.ledger.agents(ctx, w.Registry); err != nil {
+		return s, err
 	}
 	s.listed = w.Clock.Now()
 	if s.all, err = w.Docker.List(ctx, w.Prefix); err != nil {
 		return s, fmt.Errorf("%w: %w", ErrSkipped, err)
 	}
 	// Read after listing: a repair that ended before the listing began is
-	// in both; one that ended after is skipped as busy.
-	if s.prev, err = w.Registry.Observations(ctx); err != nil {
-		return s, fmt.Errorf("read observations: %w", err)
-	}
-	// Likewise leases: one taken before a removal the listing saw is here.
-	if s.leased, err = w.Registry.Leased(ctx, w.Clock.Now()); err != nil {
-		return s, fmt.Errorf("read leases: %w", err)
-	}
-	if s.holds, err = w.Registry.Holds(ctx); err != nil {
-		return s, fmt.Errorf("read holds: %w", err)
+	// in both; one that ended after is skipped as busy. Likewise leases:
+	// one taken before a removal the listing saw is here.
+	if s.snapshot, err = w.ledger.read(ctx, w.Registry, w.Clock.Now()); err != nil {
+		return s, err
 	}
 	s.seen = make(map[string]*Container, len(s.all))
 	for i := range s.all {
@@ -163,6 +165,8 @@ func (w *Watcher) judgeAll(ctx context.Context, rep *TickReport, s survey) map[s
 	w.logMu.Lock()
 	defer w.logMu.Unlock()
 	defer func() { w.publish(rep.Events) }()
+	// Writes held through a registry outage go first, in order.
+	rep.Events = append(rep.Events, w.ledger.flush(ctx, w.Registry)...)
 	policy := make(map[string]Agent, len(s.agents))
 	for _, a := range s.agents {
 		policy[a.Name] = a
@@ -171,13 +175,13 @@ func (w *Watcher) judgeAll(ctx context.Context, rep *TickReport, s survey) map[s
 		name := ContainerName(w.Prefix, in.Agent, in.Instance)
 		watched[name] = true
 		if w.repairs.busy(name, s.listed) || s.leased[name] {
-			p := s.prev[name]
+			p := s.observations[name]
 			rep.Instances = append(rep.Instances, InstanceState{Container: name, Agent: in.Agent, Instance: in.Instance, State: orState(p.State, StateMissing), Since: p.Since})
 			continue
 		}
 		a := policy[in.Agent]
-		l := Look{Container: name, Agent: in.Agent, Instance: in.Instance, Prev: s.prev[name], Docker: s.seen[name],
-			OnUnhealthy: a.OnUnhealthy, UnhealthyGrace: a.UnhealthyGrace}
+		l := Look{Container: name, Agent: in.Agent, Instance: in.Instance, Prev: s.observations[name], Docker: s.seen[name],
+			OnUnhealthy: a.OnUnhealthy, UnhealthyGrace: a.UnhealthyGrace, Intent: s.intents[name], FirstLook: !w.ticked}
 		if h, ok := s.holds[name]; ok {
 			l.Hold = &h
 		}
@@ -185,7 +189,7 @@ func (w *Watcher) judgeAll(ctx context.Context, rep *TickReport, s survey) map[s
 	}
 	for _, c := range orphans(w.Prefix, s.all, s.agents) {
 		watched[c.Name] = true
-		l := Look{Container: c.Name, Agent: c.Agent, Instance: c.Instance, Prev: s.prev[c.Name], Docker: &c, Orphan: true}
+		l := Look{Container: c.Name, Agent: c.Agent, Instance: c.Instance, Prev: s.observations[c.Name], Docker: &c, Orphan: true}
 		rep.Instances = append(rep.Instances, w.guard(rep, l, func() InstanceState { return w.judge(ctx, rep, l) }))
 	}
 	return watched
@@ -222,7 +226,7 @@ func (w *Watcher) judge(ctx context.Context, rep *TickReport, l Look) InstanceSt
 	}
 	if v.EndHold != nil {
 		if err := w.Registry.EndHold(ctx, *v.EndHold); err != nil {
-			w.Log.Error("end expired hold", "container", l.Container, "err", err)
+			w.Log.Warn("end expired hold (the next tick tries again)", "container", l.Container, "err", err)
 		}
 	}
 	if v.Store {
@@ -267,7 +271,7 @@ func (w *Watcher) forget(ctx context.Context, name string) {
 	w.repairs.forget(name)
 	w.Evidence.Consume(name)
 	if err := w.Registry.Forget(ctx, name); err != nil {
-		w.Log.Error("forget observation", "container", name, "err", err)
+		w.Log.Warn("forget observation (the next tick tries again)", "container", name, "err", err)
 	}
 }
 
@@ -278,31 +282,23 @@ func orState(s, def State) State {
 	return s
 }
 
-// record persists the observation with its events. From a tick (rep set),
-// whose caller holds logMu, the events join the report and are published
-// when the tick has judged everything; from a repair (rep nil), which
-// reports after its tick, they are published at once.
+// record persists the observation with its events, through the ledger:
+// behind any writes an outage holds, and held itself if the registry
+// cannot take it. From a tick (rep set), whose caller holds logMu, the
+// events stored join the report and are published when the tick has
+// judged everything; from a repair (rep nil), which reports after its
+// tick, they are published at once.
 func (w *Watcher) record(ctx context.Context, rep *TickReport, o Observation, evs ...Event) {
 	if rep == nil {
 		w.logMu.Lock()
 		defer w.logMu.Unlock()
 	}
-	stored := make([]*Event, len(evs))
-	for i := range evs {
-		stored[i] = &evs[i]
-	}
-	if err := w.Registry.Observe(ctx, o, stored...); err != nil {
-		w.Log.Error("record observation", "container", o.Container, "state", o.State, "err", err)
-		if rep != nil && rep.Error == "" {
-			rep.Error = err.Error()
-		}
-		return
-	}
+	stored := w.ledger.store(ctx, w.Registry, o, evs)
 	if rep != nil {
-		rep.Events = append(rep.Events, evs...)
+		rep.Events = append(rep.Events, stored...)
 		return
 	}
-	w.publish(evs)
+	w.publish(stored)
 }
 
 // publish hands stored events to the Publisher in order; a panic in it for

@@ -3,7 +3,6 @@ package watchdog_test
 import (
 	"cmp"
 	"context"
-	"errors"
 	"maps"
 	"path/filepath"
 	"regexp"
@@ -35,8 +34,9 @@ type tickEnv struct {
 // reconciler, as `agent add` would, then forgets those calls.
 func newTickEnv(t *testing.T, agents ...watchdog.Agent) *tickEnv {
 	t.Helper()
-	e := &tickEnv{t: t, ctx: context.Background(), fake: newFakeDocker(t),
-		path: filepath.Join(t.TempDir(), "registry.db"), clock: newClock(), pub: &recorder{}}
+	clk := newClock()
+	e := &tickEnv{t: t, ctx: context.Background(), fake: newFakeDocker(t, clk),
+		path: filepath.Join(t.TempDir(), "registry.db"), clock: clk, pub: &recorder{}}
 	e.open()
 	t.Cleanup(func() { e.db.Close() })
 	for _, a := range agents {
@@ -148,7 +148,10 @@ func (e *tickEnv) published(rep watchdog.TickReport) []watchdog.Event {
 			if r.Type != pub[i].Type || r.Detail != pub[i].Detail || r.Container != pub[i].Container {
 				e.t.Fatalf("event %d: published %+v, reported %+v", i, pub[i], r)
 			}
-			if pub[i].Type == watchdog.EventRecreated || pub[i].Type == watchdog.EventRecreateFailed {
+			// (A recreation the daemon started before it restarted is the
+			// tick's to report: no repair of this tick made it.)
+			if (pub[i].Type == watchdog.EventRecreated || pub[i].Type == watchdog.EventRecreateFailed) &&
+				!strings.Contains(pub[i].Detail, "after the watchdog restarted") {
 				e.t.Errorf("repair outcome %+v in the tick's report: repairs report after the tick", pub[i])
 			}
 			delete(reported, pub[i].ID)
@@ -228,8 +231,8 @@ func TestTickHealthyEmitsNothing(t *testing.T) {
 			t.Errorf("instances %q, want %q", got, want)
 		}
 		// One listing, exactly the contract's, and nothing else.
-		wantCall := "docker " + strings.Join(docker.PSArgs("^"+regexp.QuoteMeta(prefix)), " ")
-		if c := e.fake.runner.Calls(); len(c) != 1 || c[0] != wantCall {
+		wantCall := append([]string{"docker"}, docker.PSArgs("^"+regexp.QuoteMeta(prefix))...)
+		if c := e.fake.runner.Calls(); len(c) != 1 || !slices.Equal(c[0], wantCall) {
 			t.Errorf("calls %q, want only %q", c, wantCall)
 		}
 	}
@@ -287,14 +290,14 @@ func TestTickMissingIsRecreatedWithItsVolume(t *testing.T) {
 		t.Errorf("state after recreation %q, want running", s)
 	}
 	runs := e.fake.calls("run")
-	if len(runs) != 1 || !strings.Contains(runs[0], " --name "+name+" ") ||
-		!strings.Contains(runs[0], " --mount type=volume,source="+watchdog.VolumeName(name)+",target=/state ") {
+	if len(runs) != 1 || !hasSeq(runs[0], "--name", name) ||
+		!hasSeq(runs[0], "--mount", "type=volume,source="+watchdog.VolumeName(name)+",target=/state") {
 		t.Fatalf("run calls %q", runs)
 	}
 	wantNoCalls(t, e.fake, "rm", "volume")
 	now := e.fake.get(name)
-	if now == nil || now.id == old.id || now.volume != old.volume || now.state != "running" ||
-		now.labels[watchdog.LabelConfig] != old.labels[watchdog.LabelConfig] || now.image != old.image {
+	if now == nil || now.ID == old.ID || !slices.Equal(now.Mounts, old.Mounts) || now.State != "running" ||
+		now.Labels[watchdog.LabelConfig] != old.Labels[watchdog.LabelConfig] || now.Image != old.Image {
 		t.Fatalf("recreated %+v, was %+v", now, old)
 	}
 
@@ -426,53 +429,6 @@ func TestTickRepairAfterAgentRemoved(t *testing.T) {
 	}
 }
 
-func TestTickSkippedWhenDockerPSFails(t *testing.T) {
-	e := newTickEnv(t, agent("dev"), agent("ops"))
-	e.tick()
-	e.fake.remove(cname("dev", "default"))
-	e.fake.setState(cname("ops", "default"), "exited")
-
-	down := "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?"
-	e.fake.setFail("ps", down)
-	e.fake.runner.Reset()
-	rep, err := e.w.Tick(e.ctx)
-	if !errors.Is(err, watchdog.ErrSkipped) || !strings.Contains(err.Error(), down) {
-		t.Fatalf("err = %v, want ErrSkipped carrying docker's stderr", err)
-	}
-	if rep.Result != "skipped" || rep.Error == "" || len(rep.Events) != 0 {
-		t.Errorf("report %+v", rep)
-	}
-	if c := e.fake.runner.Calls(); len(c) != 1 || len(e.fake.calls("ps")) != 1 {
-		t.Errorf("calls %q, want the one failed listing", c)
-	}
-
-	// A listing that hangs is cut off by ctx and also skips the tick.
-	e.fake.setFail("ps", "")
-	e.fake.setBlock("ps", 0)
-	ctx, cancel := context.WithTimeout(e.ctx, 50*time.Millisecond)
-	defer cancel()
-	_, err = e.w.Tick(ctx)
-	if !errors.Is(err, watchdog.ErrSkipped) || !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("err = %v, want ErrSkipped wrapping the deadline", err)
-	}
-
-	if evs := e.pub.take(); len(evs) != 0 {
-		t.Errorf("published %v during skipped ticks", summary(evs))
-	}
-	if stored, _ := e.db.Events(e.ctx, e.lastID, 0); len(stored) != 0 {
-		t.Errorf("stored %v during skipped ticks", summary(stored))
-	}
-	wantNoCalls(t, e.fake, "run", "rm")
-
-	// Docker is back: the conditions are reported now.
-	e.fake.mu.Lock()
-	e.fake.block = map[string]bool{}
-	e.fake.mu.Unlock()
-	_, evs := e.tick()
-	wantEvents(t, evs, "container_missing "+cname("dev", "default"), "container_recreated "+cname("dev", "default"),
-		"container_stopped "+cname("ops", "default"))
-}
-
 func TestTickOnlyTouchesTheMissingInstance(t *testing.T) {
 	e := newTickEnv(t, agent("dev"), agent("ops", "a", "b"))
 	e.tick()
@@ -486,11 +442,11 @@ func TestTickOnlyTouchesTheMissingInstance(t *testing.T) {
 		t.Fatalf("calls %q, want list, lookup and run", calls)
 	}
 	for _, c := range calls[1:] {
-		if !strings.Contains(c, regexp.QuoteMeta(missing)) && !strings.Contains(c, "--name "+missing+" ") {
+		if !mentions(c, regexp.QuoteMeta(missing)) && !hasSeq(c, "--name", missing) {
 			t.Errorf("call %q touches something other than %s", c, missing)
 		}
 		for _, other := range []string{cname("dev", "default"), cname("ops", "a")} {
-			if strings.Contains(c, other) || strings.Contains(c, regexp.QuoteMeta(other)) {
+			if mentions(c, other) || mentions(c, regexp.QuoteMeta(other)) {
 				t.Errorf("call %q touches %s", c, other)
 			}
 		}
@@ -565,97 +521,6 @@ func TestTickLostRegistryKeepsContainers(t *testing.T) {
 	}
 }
 
-// panicOnObserve is the registry with Observe panicking for one container:
-// a bug in one instance's handling.
-type panicOnObserve struct {
-	watchdog.Registry
-	container string
-}
-
-func (p panicOnObserve) Observe(ctx context.Context, o watchdog.Observation, evs ...*watchdog.Event) error {
-	if o.Container == p.container {
-		panic("observe exploded for " + o.Container)
-	}
-	return p.Registry.Observe(ctx, o, evs...)
-}
-
-func TestTickPanicInOneInstanceSparesTheOthers(t *testing.T) {
-	e := newTickEnv(t, agent("aa"), agent("bb"))
-	e.tick()
-	e.fake.remove(cname("aa", "default"))
-	e.fake.remove(cname("bb", "default"))
-	e.w.Registry = panicOnObserve{Registry: e.db, container: cname("aa", "default")}
-
-	e.clock.Advance(time.Minute)
-	rep, err := e.w.Tick(e.ctx)
-	if err != nil {
-		t.Fatalf("Tick: %v", err)
-	}
-	if !strings.Contains(rep.Error, "panic") {
-		t.Errorf("report error %q, want the panic noted", rep.Error)
-	}
-	e.w.Wait()
-	wantEvents(t, e.pub.take(), "container_missing "+cname("bb", "default"), "container_recreated "+cname("bb", "default"))
-	if e.fake.get(cname("bb", "default")) == nil {
-		t.Fatal("bb was not recreated after aa panicked")
-	}
-	if len(rep.Instances) != 2 {
-		t.Errorf("instances %+v", rep.Instances)
-	}
-
-	// The loop goes on: the next tick reports and repairs aa.
-	e.w.Registry = e.db
-	stored, err := e.db.Events(e.ctx, e.lastID, 0)
-	if err != nil || len(stored) != 2 {
-		t.Fatalf("stored %v, %v: want bb's missing and recreated", summary(stored), err)
-	}
-	e.lastID = stored[len(stored)-1].ID
-	_, evs := e.tick()
-	wantEvents(t, evs, "container_missing "+cname("aa", "default"), "container_recreated "+cname("aa", "default"))
-}
-
-// A Publisher that panics for one event loses that publication only: the
-// event is stored (SSE clients replay it), and the others go out.
-func TestTickPanickingPublisherSparesTheOtherEvents(t *testing.T) {
-	e := newTickEnv(t, agent("aa"), agent("bb"))
-	e.tick()
-	e.fake.setState(cname("aa", "default"), "exited")
-	e.fake.setState(cname("bb", "default"), "exited")
-	e.pub.panicFor = cname("aa", "default")
-
-	e.clock.Advance(time.Minute)
-	if _, err := e.w.Tick(e.ctx); err != nil {
-		t.Fatalf("Tick: %v", err)
-	}
-	wantEvents(t, e.pub.take(), "container_stopped "+cname("bb", "default"))
-	stored, err := e.db.Events(e.ctx, e.lastID, 0)
-	if err != nil || len(stored) != 2 {
-		t.Fatalf("stored %v, %v: want both stopped events", summary(stored), err)
-	}
-}
-
-func TestTickHungDockerRunTimesOutPerInstance(t *testing.T) {
-	e := newTickEnv(t, agent("aa"), agent("bb"))
-	e.tick()
-	e.fake.remove(cname("aa", "default"))
-	e.fake.remove(cname("bb", "default"))
-	e.fake.setBlock("run", 20*time.Millisecond)
-
-	start := time.Now()
-	_, evs := e.tick()
-	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("tick took %v with a hung docker run", d)
-	}
-	wantEvents(t, evs,
-		"container_missing "+cname("aa", "default"), "container_recreate_failed "+cname("aa", "default"),
-		"container_missing "+cname("bb", "default"), "container_recreate_failed "+cname("bb", "default"))
-	for _, ev := range []watchdog.Event{evs[1], evs[3]} {
-		if !strings.Contains(ev.Detail, "timed out") {
-			t.Errorf("detail %q, want the timeout", ev.Detail)
-		}
-	}
-}
-
 // A container the CLI is replacing (leased between its rm and run) is not
 // judged: no container_missing, and no race to recreate it.
 func TestTickLeavesALeasedContainerAlone(t *testing.T) {
@@ -672,7 +537,7 @@ func TestTickLeavesALeasedContainerAlone(t *testing.T) {
 	_, evs := e.tickAfter(time.Second)
 	wantEvents(t, evs, "container_missing "+other, "container_recreated "+other)
 	for _, c := range e.fake.calls("run") {
-		if strings.Contains(c, leased) {
+		if mentions(c, leased) {
 			t.Errorf("recreated the leased container: %s", c)
 		}
 	}

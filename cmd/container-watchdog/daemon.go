@@ -120,22 +120,20 @@ func (d *daemonRun) run(ctx context.Context) error {
 	return g.Wait()
 }
 
-// afterTick records every tick's health, says so in STATUS=, and pings the
-// systemd watchdog only when the loop proved alive: a wedged loop never
-// gets here, so systemd kills and restarts it.
-func (d *daemonRun) afterTick(rep watchdog.TickReport, err error) (alive bool) {
-	alive = d.liveness.Record(rep, err, d.e.clock.Now())
+// afterTick records every tick, says how it went in STATUS=, and pings
+// the systemd watchdog: a tick that ended proves the loop alive, however
+// it went (docker or the registry unreachable: a restart would not help).
+// A wedged loop never gets here, so systemd kills and restarts it.
+func (d *daemonRun) afterTick(rep watchdog.TickReport, err error) {
+	d.liveness.Record(rep, err, d.e.clock.Now())
 	switch {
-	case !alive:
-		d.e.log.Error("tick failed", "err", err) // the registry failed: nothing judged
 	case err != nil:
 		d.e.log.Warn("tick skipped", "err", err)
+	case rep.Degraded != "":
+		d.e.log.Warn("tick degraded", "reason", rep.Degraded)
 	}
 	d.send("STATUS=" + d.liveness.Status())
-	if alive {
-		d.send(daemon.SdNotifyWatchdog)
-	}
-	return alive
+	d.send(daemon.SdNotifyWatchdog)
 }
 
 func (d *daemonRun) send(state string) {

@@ -45,6 +45,15 @@ func (c *RunCmd) Run(ctx context.Context, e *env) error {
 	if err := c.NotifyOptions.validate(); err != nil {
 		return err
 	}
+	path, err := e.g.dbPath()
+	if err != nil {
+		return err
+	}
+	lock, err := lockRegistry(path)
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
 	db, err := e.openRegistry(ctx)
 	if err != nil {
 		return err
@@ -78,9 +87,12 @@ func (c *RunCmd) once(ctx context.Context, e *env, db *sqlite.DB) error {
 
 func (c *RunCmd) watcher(e *env, db *sqlite.DB, pub watchdog.Publisher) *watchdog.Watcher {
 	return &watchdog.Watcher{
-		Docker:      e.docker(),
-		Registry:    db,
-		Reconciler:  e.reconciler(db),
+		Docker:   e.docker(),
+		Registry: db,
+		// No leases: they keep the daemon's tick off a CLI's replacement,
+		// and the daemon's own repairs are known to its tick already. A
+		// lease write would also fail a repair while the registry is full.
+		Reconciler:  &watchdog.Reconciler{Docker: e.docker(), Prefix: e.g.Prefix, Clock: e.clock},
 		Publisher:   pub,
 		Prefix:      e.g.Prefix,
 		Clock:       e.clock,

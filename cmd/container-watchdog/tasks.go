@@ -64,9 +64,8 @@ func (t *httpTask) Run(ctx context.Context) error {
 	return nil
 }
 
-// loopTask runs the tick loop. It is ready after the first tick that
-// proved the loop alive (afterTick says which), and on stopping waits for
-// repairs under way.
+// loopTask runs the tick loop. It is ready after its first tick, and on
+// stopping waits for repairs under way.
 type loopTask struct {
 	loop  *watchdog.Loop
 	fire  func() // asks for a tick soon
@@ -74,16 +73,15 @@ type loopTask struct {
 	once  sync.Once
 }
 
-func newLoopTask(w *watchdog.Watcher, interval, settle time.Duration, e *env, afterTick func(watchdog.TickReport, error) (alive bool)) *loopTask {
+func newLoopTask(w *watchdog.Watcher, interval, settle time.Duration, e *env, afterTick func(watchdog.TickReport, error)) *loopTask {
 	trigger, fire := watchdog.NewTrigger()
 	w.Wake = fire
 	t := &loopTask{fire: fire, ready: make(chan struct{})}
 	t.loop = &watchdog.Loop{
 		Watcher: w, Interval: interval, Clock: e.clock, Trigger: trigger, Settle: settle,
 		AfterTick: func(rep watchdog.TickReport, err error) {
-			if afterTick(rep, err) {
-				t.once.Do(func() { close(t.ready) })
-			}
+			afterTick(rep, err)
+			t.once.Do(func() { close(t.ready) })
 		},
 	}
 	return t

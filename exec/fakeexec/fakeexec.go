@@ -1,18 +1,21 @@
 // Package fakeexec is a scripted exec.CommandRunner for unit tests.
 //
 // A test supplies one Handler that sees every call and answers it; the fake
-// records the calls so a test can assert on exactly what would have run.
+// records each call's argv, program first, with its argument boundaries
+// kept (as k8s.io/utils/exec's RunLog does), so a test can assert on
+// exactly what would have run, an argument holding spaces included.
 package fakeexec
 
 import (
 	"context"
-	"strings"
+	"slices"
 	"sync"
 
 	"github.com/container-watchdog/container-watchdog/exec"
 )
 
-// Handler answers one call. For Stream calls it may call emit per line.
+// Handler answers one call. For Stream calls it may call emit per line;
+// for Run calls emit does nothing.
 type Handler func(ctx context.Context, program string, args []string, emit func(line string)) (exec.Result, error)
 
 // Runner records calls and answers them with Handler.
@@ -22,6 +25,8 @@ type Runner struct {
 	mu    sync.Mutex
 	calls [][]string
 }
+
+var _ exec.CommandRunner = (*Runner)(nil)
 
 // Run implements exec.CommandRunner.
 func (r *Runner) Run(ctx context.Context, program string, args ...string) (exec.Result, error) {
@@ -41,24 +46,25 @@ func (r *Runner) record(program string, args []string) {
 	r.calls = append(r.calls, append([]string{program}, args...))
 }
 
-// Calls returns every call so far as "program arg arg ...".
-func (r *Runner) Calls() []string {
+// Calls returns every call so far, in order, each as its argv with the
+// program first: {"docker", "ps", "-a", ...}. The slices are copies.
+func (r *Runner) Calls() [][]string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := make([]string, len(r.calls))
+	out := make([][]string, len(r.calls))
 	for i, c := range r.calls {
-		out[i] = strings.Join(c, " ")
+		out[i] = slices.Clone(c)
 	}
 	return out
 }
 
-// CallsWith returns the calls whose argv starts with the given words
-// (after the program name).
-func (r *Runner) CallsWith(words ...string) []string {
-	var out []string
+// CallsWith returns the calls (program first, as Calls) whose arguments
+// after the program begin with words, compared element by element:
+// CallsWith("volume", "rm") matches {"docker", "volume", "rm", "v"}.
+func (r *Runner) CallsWith(words ...string) [][]string {
+	var out [][]string
 	for _, c := range r.Calls() {
-		f := strings.Fields(c)[1:]
-		if len(f) >= len(words) && strings.Join(f[:len(words)], " ") == strings.Join(words, " ") {
+		if args := c[1:]; len(args) >= len(words) && slices.Equal(args[:len(words)], words) {
 			out = append(out, c)
 		}
 	}

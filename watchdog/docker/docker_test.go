@@ -115,8 +115,8 @@ func TestClientList(t *testing.T) {
 	if len(cs) != 1 || cs[0].Name != "a.b-dev-x" {
 		t.Errorf("List = %+v, want only the name with the prefix", cs)
 	}
-	want := "/usr/bin/docker " + strings.Join(docker.PSArgs(`^a\.b-`), " ")
-	if calls := r.Calls(); len(calls) != 1 || calls[0] != want {
+	want := append([]string{"/usr/bin/docker"}, docker.PSArgs(`^a\.b-`)...)
+	if calls := r.Calls(); len(calls) != 1 || !slices.Equal(calls[0], want) {
 		t.Errorf("calls %q, want %q", calls, want)
 	}
 	if a := docker.PSArgs("^x"); !slices.Contains(a, "-a") || !slices.Contains(a, "name=^x") {
@@ -132,7 +132,7 @@ func TestClientGet(t *testing.T) {
 	if err != nil || got == nil || got.ID != "2" || got.State != "exited" || got.Status != "Exited (1) 1 minute ago" {
 		t.Fatalf("Get = %+v, %v", got, err)
 	}
-	if calls := r.CallsWith("ps"); len(calls) != 1 || !strings.Contains(calls[0], " name=^/?cw-dev-x$ ") {
+	if calls := r.CallsWith("ps"); len(calls) != 1 || !slices.Contains(calls[0], "name=^/?cw-dev-x$") {
 		t.Errorf("calls %q, want an anchored name filter", calls)
 	}
 	if got, err := c.Get(context.Background(), "cw-dev-z"); err != nil || got != nil {
@@ -162,7 +162,7 @@ func TestClientRemove(t *testing.T) {
 		if err != nil && err.Error() != tc.stderr {
 			t.Errorf("error %q, want docker's stderr %q", err, tc.stderr)
 		}
-		if calls := r.Calls(); len(calls) != 1 || calls[0] != "docker rm -f cw-dev-x" {
+		if calls := r.Calls(); len(calls) != 1 || !slices.Equal(calls[0], []string{"docker", "rm", "-f", "cw-dev-x"}) {
 			t.Errorf("calls %q", calls)
 		}
 	}
@@ -187,7 +187,7 @@ func TestClientRemoveVolume(t *testing.T) {
 		if tc.ok != (err == nil) {
 			t.Errorf("RemoveVolume with stderr %q = %v, want ok=%v", tc.stderr, err, tc.ok)
 		}
-		if calls := r.Calls(); len(calls) != 1 || calls[0] != "docker volume rm v" {
+		if calls := r.Calls(); len(calls) != 1 || !slices.Equal(calls[0], []string{"docker", "volume", "rm", "v"}) {
 			t.Errorf("calls %q", calls)
 		}
 	}

@@ -319,6 +319,9 @@ func (d *DB) Observe(ctx context.Context, o watchdog.Observation, evs ...*watchd
 			string(o.Health), formatOptionalTime(o.HealthSince)); err != nil {
 			return fmt.Errorf("store observation of %s: %w", o.Container, err)
 		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM intents WHERE container = ?`, o.Container); err != nil {
+			return fmt.Errorf("clear intent of %s: %w", o.Container, err)
+		}
 		for _, e := range evs {
 			if err := d.appendEvent(ctx, tx, e); err != nil {
 				return err

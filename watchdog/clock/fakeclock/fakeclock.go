@@ -4,6 +4,7 @@
 package fakeclock
 
 import (
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -20,8 +21,10 @@ type Clock struct {
 	mu      sync.Mutex
 	now     time.Time
 	waiters []waiter
+	// waited is every wait's duration, in the order they began.
+	waited []time.Duration
 	// added is closed and replaced whenever a wait begins, so a test can
-	// block until the code under test waits (BlockUntil).
+	// block until the code under test waits (BlockUntil, BlockUntilWaited).
 	added chan struct{}
 }
 
@@ -50,6 +53,9 @@ func (c *Clock) Now() time.Time {
 func (c *Clock) After(d time.Duration) <-chan time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.waited = append(c.waited, d)
+	close(c.added)
+	c.added = make(chan struct{})
 	ch := make(chan time.Time, 1)
 	if d <= 0 {
 		ch <- c.now
@@ -60,8 +66,6 @@ func (c *Clock) After(d time.Duration) <-chan time.Time {
 	c.waiters = append(c.waiters, waiter{})
 	copy(c.waiters[i+1:], c.waiters[i:])
 	c.waiters[i] = w
-	close(c.added)
-	c.added = make(chan struct{})
 	return ch
 }
 
@@ -101,15 +105,36 @@ func (c *Clock) Waits() []time.Duration {
 	return out
 }
 
+// Waited returns the duration of every wait begun so far, in the order
+// they began, whether it fired, is pending, or was given up by the code
+// that asked (a select that took another case leaves its wait pending
+// forever, so Waits alone cannot tell a new wait from an old one).
+func (c *Clock) Waited() []time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.waited)
+}
+
 // BlockUntil waits until at least n waits are pending, or timeout passes
 // in real time; it reports whether they are.
 func (c *Clock) BlockUntil(n int, timeout time.Duration) bool {
+	return c.blockUntil(func() bool { return len(c.waiters) >= n }, timeout)
+}
+
+// BlockUntilWaited waits until at least n waits have begun in all (see
+// Waited), or timeout passes in real time; it reports whether they have.
+func (c *Clock) BlockUntilWaited(n int, timeout time.Duration) bool {
+	return c.blockUntil(func() bool { return len(c.waited) >= n }, timeout)
+}
+
+// blockUntil waits for cond, checked under the lock each time a wait begins.
+func (c *Clock) blockUntil(cond func() bool, timeout time.Duration) bool {
 	deadline := time.After(timeout)
 	for {
 		c.mu.Lock()
-		pending, added := len(c.waiters), c.added
+		ok, added := cond(), c.added
 		c.mu.Unlock()
-		if pending >= n {
+		if ok {
 			return true
 		}
 		select {

@@ -1,6 +1,7 @@
 package fakeclock_test
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -53,5 +54,38 @@ func TestBlockUntil(t *testing.T) {
 	go c.After(time.Second)
 	if !c.BlockUntil(1, 5*time.Second) {
 		t.Fatal("BlockUntil(1) did not see the wait begin")
+	}
+}
+
+// Waited shows every wait in the order it began, also one fired at once
+// and one its caller gave up on, which Waits keeps listing as pending.
+func TestWaitedLogsEveryWait(t *testing.T) {
+	c := fakeclock.New()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		select {
+		case <-c.After(time.Minute):
+		case <-c.After(time.Second):
+		}
+		<-c.After(0)
+	}()
+	if !c.BlockUntilWaited(2, 5*time.Second) {
+		t.Fatalf("BlockUntilWaited(2): waited %v", c.Waited())
+	}
+	c.Advance(time.Second)
+	<-done
+	if got := c.Waited(); !slices.Equal(got, []time.Duration{time.Minute, time.Second, 0}) {
+		t.Errorf("Waited = %v, want [1m0s 1s 0s] in the order asked", got)
+	}
+	if got := c.Waits(); !slices.Equal(got, []time.Duration{time.Minute}) {
+		t.Errorf("Waits = %v, want the abandoned minute still pending", got)
+	}
+	if c.BlockUntilWaited(4, 10*time.Millisecond) {
+		t.Error("BlockUntilWaited(4) with 3 waits begun reported true")
+	}
+	c.Waited()[0] = 0
+	if c.Waited()[0] != time.Minute {
+		t.Error("Waited shares its slice with the caller")
 	}
 }

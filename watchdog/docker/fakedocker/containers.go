@@ -57,8 +57,8 @@ var psCmd = &command{
 // isUp is docker's State.Running, which is what `ps` without -a lists.
 func isUp(s string) bool { return s == "running" || s == "paused" || s == "restarting" }
 
-func sortedContainers(st *state) []*container {
-	cs := append([]*container(nil), st.Containers...)
+func sortedContainers(st *state) []*Container {
+	cs := append([]*Container(nil), st.Containers...)
 	sort.SliceStable(cs, func(i, j int) bool { return cs[i].Name < cs[j].Name })
 	return cs
 }
@@ -67,7 +67,7 @@ func sortedContainers(st *state) []*container {
 // of one key are ORed, except label which is ANDed; keys are ANDed. all
 // reports a status filter, which (as in docker) lifts the running-only
 // default.
-func psFilter(filters []string) (match func(*container) bool, all bool, err error) {
+func psFilter(filters []string) (match func(*Container) bool, all bool, err error) {
 	byKey := map[string][]string{}
 	for _, f := range filters {
 		k, v, ok := strings.Cut(f, "=")
@@ -110,7 +110,7 @@ func psFilter(filters []string) (match func(*container) bool, all bool, err erro
 		}
 		return false
 	}
-	match = func(c *container) bool {
+	match = func(c *Container) bool {
 		// Docker matches names as "/name"; accept both so "^x" and "^/x" work.
 		nameOK := len(names) == 0
 		for _, re := range names {
@@ -201,88 +201,12 @@ var runCmd = &command{
 		valFlag("platform"),
 	},
 	interspersed: false, minArgs: 1, maxArgs: -1, usage: "[OPTIONS] IMAGE [COMMAND] [ARG...]",
-	faultKey: "run", failCode: 125,
+	faultKey: "run", failCode: 125, targets: runTargets,
 	fn: func(c *call, st *state, p *parsedFlags) (int, bool) {
-		image, cmdArgs := p.args[0], p.args[1:]
-		name := strings.TrimPrefix(p.str("name"), "/")
-		if p.isSet("name") && !validName.MatchString(name) {
-			return c.errorf(125, "docker: Error response from daemon: Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed.\nSee 'docker run --help'.", name), false
+		ct, code := createContainer(c, st, p)
+		if ct == nil {
+			return code, false
 		}
-		if rp := p.str("restart"); rp != "" && !validRestart(rp) {
-			return c.errorf(125, "docker: invalid restart policy format: %s\nSee 'docker run --help'.", rp), false
-		}
-		ct := &container{
-			ID:         randomHex(32),
-			Name:       name,
-			Image:      image,
-			State:      "created",
-			Labels:     map[string]string{},
-			Restart:    p.str("restart"),
-			Network:    p.str("network"),
-			Cmd:        cmdArgs,
-			Created:    c.now.UTC().Format(time.RFC3339Nano),
-			AutoRemove: p.has("rm"),
-		}
-		for _, l := range p.vals["label"] {
-			k, v, _ := strings.Cut(l, "=")
-			ct.Labels[k] = v
-		}
-		for _, e := range p.vals["env"] {
-			if !strings.Contains(e, "=") {
-				// "-e NAME" passes the caller's value through, if any.
-				if v := c.getenv(e); v != "" {
-					ct.Env = append(ct.Env, e+"="+v)
-				}
-				continue
-			}
-			ct.Env = append(ct.Env, e)
-		}
-		var vols []string
-		for _, m := range p.vals["mount"] {
-			src, dst, err := parseMount(m)
-			if err != nil {
-				return c.errorf(125, "invalid argument %q for \"--mount\" flag: %v\nSee 'docker run --help'.", m, err), false
-			}
-			if dst == "" { // tmpfs: nothing to record
-				continue
-			}
-			if src == "" {
-				src = randomHex(32) // anonymous volume
-			}
-			ct.Mounts = append(ct.Mounts, src+":"+dst)
-			vols = append(vols, src)
-		}
-		for _, v := range p.vals["volume"] {
-			parts := strings.Split(v, ":")
-			src, dst := "", parts[0]
-			if len(parts) > 1 {
-				src, dst = parts[0], parts[1]
-			}
-			if src == "" {
-				src = randomHex(32)
-			}
-			ct.Mounts = append(ct.Mounts, src+":"+dst)
-			vols = append(vols, src)
-		}
-
-		// Docker resolves the image before it creates (and name-checks) the
-		// container, so a missing image wins over a name conflict.
-		if st.Images != nil && !hasImage(st, image) {
-			return c.errorf(125, "Unable to find image '%s' locally\ndocker: Error response from daemon: pull access denied for %s, repository does not exist or may require 'docker login'.\nSee 'docker run --help'.",
-				normalizeImage(image), imageRepo(image)), false
-		}
-		if name == "" {
-			ct.Name = "fake_" + randomHex(4)
-		} else if other := st.byName(name); other != nil {
-			return c.errorf(125, "docker: Error response from daemon: Conflict. The container name \"/%s\" is already in use by container \"%s\". You have to remove (or rename) that container to be able to reuse that name.\nSee 'docker run --help'.", name, other.ID), false
-		}
-		for _, v := range vols {
-			if isNamedVolume(v) {
-				st.ensureVolume(v, c.now.UTC().Format(time.RFC3339))
-			}
-		}
-		st.Containers = append(st.Containers, ct)
-		st.emit(ct, "create")
 		setState(st, ct, "running", 0)
 		if !p.has("detach") {
 			// Attached runs are modelled as a command that finished at once.
@@ -293,6 +217,102 @@ var runCmd = &command{
 		fmt.Fprintln(c.stdout, ct.ID)
 		return 0, true
 	},
+}
+
+// runTargets is the container a run creates, when it names it.
+func runTargets(p *parsedFlags) []string {
+	if n := p.str("name"); n != "" {
+		return []string{n}
+	}
+	return nil
+}
+
+// createContainer is the first half of docker run: it checks the flags,
+// the image and the name, then adds the container in state created
+// (with its named volumes) and records the create event. On a refusal it
+// returns nil and the exit code, having printed docker's message.
+func createContainer(c *call, st *state, p *parsedFlags) (*Container, int) {
+	image, cmdArgs := p.args[0], p.args[1:]
+	name := strings.TrimPrefix(p.str("name"), "/")
+	if p.isSet("name") && !validName.MatchString(name) {
+		return nil, c.errorf(125, "docker: Error response from daemon: Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed.\nSee 'docker run --help'.", name)
+	}
+	if rp := p.str("restart"); rp != "" && !validRestart(rp) {
+		return nil, c.errorf(125, "docker: invalid restart policy format: %s\nSee 'docker run --help'.", rp)
+	}
+	ct := &Container{
+		ID:         randomHex(32),
+		Name:       name,
+		Image:      image,
+		State:      "created",
+		Labels:     map[string]string{},
+		Restart:    p.str("restart"),
+		Network:    p.str("network"),
+		Cmd:        cmdArgs,
+		Created:    c.now.UTC().Format(time.RFC3339Nano),
+		AutoRemove: p.has("rm"),
+	}
+	for _, l := range p.vals["label"] {
+		k, v, _ := strings.Cut(l, "=")
+		ct.Labels[k] = v
+	}
+	for _, e := range p.vals["env"] {
+		if !strings.Contains(e, "=") {
+			// "-e NAME" passes the caller's value through, if any.
+			if v := c.getenv(e); v != "" {
+				ct.Env = append(ct.Env, e+"="+v)
+			}
+			continue
+		}
+		ct.Env = append(ct.Env, e)
+	}
+	var vols []string
+	for _, m := range p.vals["mount"] {
+		src, dst, err := parseMount(m)
+		if err != nil {
+			return nil, c.errorf(125, "invalid argument %q for \"--mount\" flag: %v\nSee 'docker run --help'.", m, err)
+		}
+		if dst == "" { // tmpfs: nothing to record
+			continue
+		}
+		if src == "" {
+			src = randomHex(32) // anonymous volume
+		}
+		ct.Mounts = append(ct.Mounts, src+":"+dst)
+		vols = append(vols, src)
+	}
+	for _, v := range p.vals["volume"] {
+		parts := strings.Split(v, ":")
+		src, dst := "", parts[0]
+		if len(parts) > 1 {
+			src, dst = parts[0], parts[1]
+		}
+		if src == "" {
+			src = randomHex(32)
+		}
+		ct.Mounts = append(ct.Mounts, src+":"+dst)
+		vols = append(vols, src)
+	}
+
+	// Docker resolves the image before it creates (and name-checks) the
+	// container, so a missing image wins over a name conflict.
+	if st.Images != nil && !hasImage(st, image) {
+		return nil, c.errorf(125, "Unable to find image '%s' locally\ndocker: Error response from daemon: pull access denied for %s, repository does not exist or may require 'docker login'.\nSee 'docker run --help'.",
+			normalizeImage(image), imageRepo(image))
+	}
+	if name == "" {
+		ct.Name = "fake_" + randomHex(4)
+	} else if other := st.byName(name); other != nil {
+		return nil, c.errorf(125, "docker: Error response from daemon: Conflict. The container name \"/%s\" is already in use by container \"%s\". You have to remove (or rename) that container to be able to reuse that name.\nSee 'docker run --help'.", name, other.ID)
+	}
+	for _, v := range vols {
+		if isNamedVolume(v) {
+			st.ensureVolume(v, c.now.UTC().Format(time.RFC3339))
+		}
+	}
+	st.Containers = append(st.Containers, ct)
+	st.emit(ct, "create")
+	return ct, 0
 }
 
 func hasImage(st *state, ref string) bool {
@@ -361,7 +381,7 @@ func parseMount(spec string) (src, dst string, err error) {
 var rmCmd = &command{
 	flags:        []flagSpec{boolFlag("force", "f"), boolFlag("volumes", "v"), boolFlag("link", "l")},
 	interspersed: true, minArgs: 1, maxArgs: -1, usage: "[OPTIONS] CONTAINER [CONTAINER...]",
-	faultKey: "rm", failCode: 1,
+	faultKey: "rm", failCode: 1, targets: namedArgs,
 	fn: func(c *call, st *state, p *parsedFlags) (int, bool) {
 		code, dirty := 0, false
 		for _, ref := range p.args {
@@ -395,7 +415,7 @@ var rmCmd = &command{
 func lifecycle(key string, flags []flagSpec, to string, exit int, signal string) *command {
 	return &command{
 		flags: flags, interspersed: true, minArgs: 1, maxArgs: -1,
-		usage: "[OPTIONS] CONTAINER [CONTAINER...]", faultKey: key, failCode: 1,
+		usage: "[OPTIONS] CONTAINER [CONTAINER...]", faultKey: key, failCode: 1, targets: namedArgs,
 		fn: func(c *call, st *state, p *parsedFlags) (int, bool) {
 			sig := signal
 			if p.isSet("signal") {
@@ -447,7 +467,7 @@ var (
 var inspectCmd = &command{
 	flags:        []flagSpec{valFlag("format", "f"), valFlag("type"), boolFlag("size", "s")},
 	interspersed: true, minArgs: 1, maxArgs: -1, usage: "[OPTIONS] NAME|ID [NAME|ID...]",
-	faultKey: "inspect", failCode: 1,
+	faultKey: "inspect", failCode: 1, targets: namedArgs,
 	fn: func(c *call, st *state, p *parsedFlags) (int, bool) {
 		typ := p.str("type")
 		if typ != "" && typ != "container" && typ != "volume" {

@@ -39,6 +39,15 @@ type eventActor struct {
 // eventPoll is how often a following `events` looks for new lines.
 const eventPoll = 25 * time.Millisecond
 
+// endType marks a line of the events file that is no docker event: it
+// ends the `events` calls following when it was written (fake-events-end),
+// its Actor's "error" attribute being what they print.
+const endType = "fakedocker-end"
+
+func endOfStream(text string) eventMsg {
+	return eventMsg{Type: endType, Actor: eventActor{Attributes: map[string]string{"error": text}}}
+}
+
 // eventsPath is the events file: one JSON eventMsg a line, appended under
 // the state lock by every call that changes a container.
 func eventsPath(state string) string { return state + ".events" }
@@ -47,7 +56,7 @@ func eventsPath(state string) string { return state + ".events" }
 // the labels, then name and image, then extra key/value pairs (exitCode,
 // signal). run appends the recorded events to the events file once the
 // state is saved, still under the lock.
-func (s *state) emit(ct *container, action string, extra ...string) {
+func (s *state) emit(ct *Container, action string, extra ...string) {
 	attrs := make(map[string]string, len(ct.Labels)+2+len(extra)/2)
 	for k, v := range ct.Labels {
 		attrs[k] = v
@@ -56,7 +65,7 @@ func (s *state) emit(ct *container, action string, extra ...string) {
 	for i := 0; i+1 < len(extra); i += 2 {
 		attrs[extra[i]] = extra[i+1]
 	}
-	now := time.Now().UnixNano()
+	now := s.now.UnixNano()
 	if n := len(s.events); n > 0 && now <= s.events[n-1].TimeNano {
 		now = s.events[n-1].TimeNano + 1 // keep one call's events in order
 	}
@@ -109,9 +118,12 @@ func fileSize(path string) (int64, error) {
 // setState moves ct to a state and records the events docker publishes for
 // that change: start, die (with the exit code), pause, unpause. It neither
 // kills (callers emit kill and stop around it) nor removes (see reap).
-func setState(st *state, ct *container, to string, exit int) {
+func setState(st *state, ct *Container, to string, exit int) {
 	from := ct.State
 	ct.State, ct.ExitCode = to, exit
+	if to == "running" && !isUp(from) {
+		ct.OOMKilled = false // as docker resets it on start
+	}
 	switch {
 	case from == to:
 	case to == "paused":
@@ -126,20 +138,20 @@ func setState(st *state, ct *container, to string, exit int) {
 }
 
 // reap removes a container of run --rm once it has stopped, as docker does.
-func reap(st *state, ct *container) {
+func reap(st *state, ct *Container) {
 	if ct.AutoRemove && (ct.State == "exited" || ct.State == "dead") {
 		destroy(st, ct)
 	}
 }
 
 // destroy removes a container that is not running.
-func destroy(st *state, ct *container) {
+func destroy(st *state, ct *Container) {
 	st.emit(ct, "destroy")
 	st.remove(ct)
 }
 
 // forceRemove is rm -f: a running container is killed (SIGKILL) first.
-func forceRemove(st *state, ct *container) {
+func forceRemove(st *state, ct *Container) {
 	if isUp(ct.State) {
 		st.emit(ct, "kill", "signal", "9")
 		setState(st, ct, "exited", 137)
@@ -318,7 +330,14 @@ var eventsCmd = &command{
 			if err != nil {
 				return c.errorf(1, "fakedocker: reading events: %v", err), false
 			}
-			for _, e := range evs {
+			for _, le := range evs {
+				e := le.msg
+				if e.Type == endType {
+					if le.at >= c.eventsStart { // not an old one a replay reads
+						return c.errorf(1, "%s", e.Actor.Attributes["error"]), false
+					}
+					continue
+				}
 				if (!since.IsZero() && e.TimeNano < since.UnixNano()) || !match(e) {
 					continue
 				}
@@ -329,7 +348,7 @@ var eventsCmd = &command{
 					return 1, false // the reader went away
 				}
 			}
-			if !until.IsZero() && !time.Now().Before(until) {
+			if !until.IsZero() && !c.clock().Before(until) {
 				return 0, false
 			}
 			select {
@@ -347,10 +366,17 @@ type followingKey struct{}
 
 // eventFollower reads whole new lines from the events file.
 type eventFollower struct {
-	path    string
+	path string
+	// offset is where the next whole line starts in the file.
 	offset  int64
 	f       *os.File
 	partial []byte
+}
+
+// loggedEvent is one line of the events file and where it starts.
+type loggedEvent struct {
+	msg eventMsg
+	at  int64
 }
 
 func (f *eventFollower) close() {
@@ -361,7 +387,7 @@ func (f *eventFollower) close() {
 
 // read returns the events appended since the last read; a line still
 // being written waits for the next.
-func (f *eventFollower) read() ([]eventMsg, error) {
+func (f *eventFollower) read() ([]loggedEvent, error) {
 	if f.f == nil {
 		file, err := os.Open(f.path)
 		if errors.Is(err, fs.ErrNotExist) {
@@ -383,8 +409,10 @@ func (f *eventFollower) read() ([]eventMsg, error) {
 	data = append(f.partial, data...)
 	end := bytes.LastIndexByte(data, '\n') + 1
 	f.partial = append([]byte(nil), data[end:]...)
-	var evs []eventMsg
-	for _, line := range bytes.Split(data[:end], []byte("\n")) {
+	var evs []loggedEvent
+	for _, line := range bytes.SplitAfter(data[:end], []byte("\n")) {
+		at := f.offset
+		f.offset += int64(len(line))
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
@@ -392,7 +420,7 @@ func (f *eventFollower) read() ([]eventMsg, error) {
 		if err := json.Unmarshal(line, &e); err != nil {
 			return nil, fmt.Errorf("%s: %v: %q", f.path, err, line)
 		}
-		evs = append(evs, e)
+		evs = append(evs, loggedEvent{e, at})
 	}
 	return evs, nil
 }

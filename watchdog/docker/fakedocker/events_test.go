@@ -59,7 +59,7 @@ func (f *fake) follow(args ...string) *follower {
 	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), followingKey{}, func() { close(ready) }))
 	fl := &follower{t: f.t, out: &lockedBuffer{}, stderr: &lockedBuffer{}, cancel: cancel, done: make(chan int, 1)}
 	go func() {
-		fl.done <- run(ctx, append([]string{"events"}, args...), f.getenv, fl.out, fl.stderr)
+		fl.done <- run(ctx, append([]string{"events"}, args...), f.proc(fl.out, fl.stderr))
 	}()
 	select {
 	case <-ready:
@@ -156,6 +156,9 @@ func TestEventsStreamLifecycle(t *testing.T) {
 		{[]string{"run", "-d", "--rm", "--name", "cc", "img"}, []string{"create cc", "start cc"}},
 		{[]string{"stop", "cc"}, []string{"kill cc signal=15", "die cc exitCode=0", "stop cc", "destroy cc"}},
 		{[]string{"run", "--name", "dd", "img"}, []string{"create dd", "start dd", "die dd exitCode=0"}},
+		{[]string{"fake-run", "--name", "ee", "img"}, []string{"create ee", "start ee"}},
+		{[]string{"fake-set-state", "--oom", "ee", "exited"}, []string{"oom ee", "die ee exitCode=137"}},
+		{[]string{"fake-run", "--state", "exited", "--name", "ff", "img"}, []string{"create ff", "start ff", "die ff exitCode=1"}},
 	}
 	var want []string
 	for _, s := range steps {
@@ -319,6 +322,35 @@ func TestEventsFaults(t *testing.T) {
 	f.ctx = ctx
 	if o, _, code := f.run("events"); code != 137 || o != "" {
 		t.Errorf("hung events: exit %d, %q", code, o)
+	}
+}
+
+// fake-events-end ends the streams following, as a daemon restart would;
+// streams started later, replays included, do not see that end.
+func TestEventsEnd(t *testing.T) {
+	f := newFake(t)
+	fl := f.follow("--format", "{{.Action}}")
+	f.ok("fake-run", "--name", "aa", "img")
+	fl.wait(2)
+	f.ok("fake-events-end", "error during connect: EOF")
+	select {
+	case code := <-fl.done:
+		if e := fl.stderr.lines(); code != 1 || !reflect.DeepEqual(e, []string{"error during connect: EOF"}) {
+			t.Errorf("ended stream: exit %d, stderr %q", code, e)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("fake-events-end did not end the stream")
+	}
+	fl.once.Do(func() {}) // ended: nothing left to stop
+
+	later := f.follow("--format", "{{.Action}}")
+	replay := f.follow("--since", "0", "--format", "{{.Action}}")
+	f.ok("fake-set-state", "aa", "exited")
+	if got := later.wait(1); !reflect.DeepEqual(got, []string{"die"}) {
+		t.Errorf("later stream printed %q, want the die only", got)
+	}
+	if got := replay.wait(3); !reflect.DeepEqual(got, []string{"create", "start", "die"}) {
+		t.Errorf("replay printed %q, want every event and no end", got)
 	}
 }
 

@@ -18,7 +18,16 @@ import (
 func Main() int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	return run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	return run(ctx, os.Args[1:], proc{getenv: os.Getenv, stdout: os.Stdout, stderr: os.Stderr, now: time.Now})
+}
+
+// proc is what one invocation gets from its process: the environment,
+// its output and the clock. Main passes the real ones; Docker's handler
+// its own, so the same commands run in a test's process.
+type proc struct {
+	getenv         func(string) string
+	stdout, stderr io.Writer
+	now            func() time.Time
 }
 
 // call is one invocation: its I/O, environment and the clock, so the
@@ -28,7 +37,9 @@ type call struct {
 	getenv func(string) string
 	stdout io.Writer
 	stderr io.Writer
-	now    time.Time
+	// now is when the call began; clock reads the time later on (events).
+	now   time.Time
+	clock func() time.Time
 	// statePath is the state file; eventsStart is the size of the events
 	// file when a stateless call held the lock: where `events` starts.
 	statePath   string
@@ -53,35 +64,46 @@ type command struct {
 	faultKey     string // "" for test helpers, which are never faulted
 	failCode     int
 	stateless    bool
-	fn           func(c *call, st *state, p *parsedFlags) (code int, dirty bool)
+	// targets names the containers a call acts on, so that a fault keyed
+	// "CMD:CONTAINER" hits only those calls (nil: it names none).
+	targets func(p *parsedFlags) []string
+	fn      func(c *call, st *state, p *parsedFlags) (code int, dirty bool)
 }
+
+// namedArgs is targets for commands whose arguments are containers.
+func namedArgs(p *parsedFlags) []string { return p.args }
 
 var commands map[string]*command
 
 func init() {
 	// Assigned in init because the table refers to functions that refer
-	// back to it (usage messages).
+	// back to it (usage messages). A new docker command is a *command in
+	// the file of its kind (containers.go, volumes.go, events.go) and one
+	// line here; what it reads or prints of a container is a field of
+	// Container (state.go) and of psRow or inspectContainer (format.go).
 	commands = map[string]*command{
-		"ps":             psCmd,
-		"run":            runCmd,
-		"rm":             rmCmd,
-		"start":          startCmd,
-		"stop":           stopCmd,
-		"kill":           killCmd,
-		"inspect":        inspectCmd,
-		"events":         eventsCmd,
-		"version":        versionCmd,
-		"info":           infoCmd,
-		"volume ls":      volumeLsCmd,
-		"volume create":  volumeCreateCmd,
-		"volume rm":      volumeRmCmd,
-		"volume inspect": volumeInspectCmd,
-		"fake-set-state": fakeSetStateCmd,
-		"fake-rm":        fakeRmCmd,
-		"fake-write":     fakeWriteCmd,
-		"fake-read":      fakeReadCmd,
-		"fake-fault":     fakeFaultCmd,
-		"fake-image":     fakeImageCmd,
+		"ps":              psCmd,
+		"run":             runCmd,
+		"rm":              rmCmd,
+		"start":           startCmd,
+		"stop":            stopCmd,
+		"kill":            killCmd,
+		"inspect":         inspectCmd,
+		"events":          eventsCmd,
+		"version":         versionCmd,
+		"info":            infoCmd,
+		"volume ls":       volumeLsCmd,
+		"volume create":   volumeCreateCmd,
+		"volume rm":       volumeRmCmd,
+		"volume inspect":  volumeInspectCmd,
+		"fake-run":        fakeRunCmd,
+		"fake-set-state":  fakeSetStateCmd,
+		"fake-rm":         fakeRmCmd,
+		"fake-write":      fakeWriteCmd,
+		"fake-read":       fakeReadCmd,
+		"fake-fault":      fakeFaultCmd,
+		"fake-image":      fakeImageCmd,
+		"fake-events-end": fakeEventsEndCmd,
 	}
 }
 
@@ -93,9 +115,10 @@ var globalFlags = []flagSpec{
 }
 
 // run is Main without process globals; ctx ends hangs and `events`.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+func run(ctx context.Context, args []string, pr proc) int {
+	getenv, stdout := pr.getenv, pr.stdout
 	sp := statePath(getenv)
-	c := &call{ctx: ctx, getenv: getenv, stdout: stdout, stderr: stderr, now: time.Now(), statePath: sp}
+	c := &call{ctx: ctx, getenv: getenv, stdout: stdout, stderr: pr.stderr, now: pr.now(), clock: pr.now, statePath: sp}
 	// Log first: a call that then hangs or fails must still be visible.
 	if err := appendLog(logPath(getenv, sp), args); err != nil {
 		return c.errorf(1, "fakedocker: writing call log: %v", err)
@@ -148,7 +171,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		unlock()
 		return c.errorf(1, "fakedocker: %v", err)
 	}
-	f, dirty := takeFault(getenv, st, cmd.faultKey)
+	st.now = c.now
+	var targets []string
+	if cmd.targets != nil {
+		targets = cmd.targets(p)
+	}
+	f, dirty := takeFault(getenv, st, cmd.faultKey, targets)
 	code := 0
 	if f == nil && !cmd.stateless {
 		var changed bool
@@ -204,21 +232,27 @@ func argCountText(cmd *command) string {
 
 // takeFault returns the fault to apply to key, if any, consuming one use of
 // a counted state-file fault (dirty reports that the state changed).
-// Environment faults win over the state file, and a specific key over "all".
-func takeFault(getenv func(string) string, st *state, key string) (*fault, bool) {
+// Environment faults win over the state file; in the state file a fault
+// for one of the call's target containers ("run:NAME") wins over one for
+// the command, which wins over "all".
+func takeFault(getenv func(string) string, st *state, key string, targets []string) (*Fault, bool) {
 	if key == "" {
 		return nil, false
 	}
 	for _, k := range []string{key, "all"} {
 		env := strings.ToUpper(strings.NewReplacer("-", "_", " ", "_").Replace(k))
 		if h := getenv("FAKEDOCKER_HANG_" + env); h != "" && h != "0" && h != "false" {
-			return &fault{Hang: true}, false
+			return &Fault{Hang: true}, false
 		}
 		if msg := getenv("FAKEDOCKER_FAIL_" + env); msg != "" {
-			return &fault{Fail: msg}, false
+			return &Fault{Fail: msg}, false
 		}
 	}
-	for _, k := range []string{key, "all"} {
+	var keys []string
+	for _, t := range targets {
+		keys = append(keys, FaultKey(key, t))
+	}
+	for _, k := range append(keys, key, "all") {
 		f := st.Faults[k]
 		if f == nil || (!f.Hang && f.Fail == "") {
 			continue
@@ -235,6 +269,10 @@ func takeFault(getenv func(string) string, st *state, key string) (*fault, bool)
 	}
 	return nil, false
 }
+
+// FaultKey is the fault key of cmd acting on one container: a fault set
+// under FaultKey("run", "web") fails `docker run --name web ...` only.
+func FaultKey(cmd, container string) string { return cmd + ":" + strings.TrimPrefix(container, "/") }
 
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -34,9 +35,13 @@ func (f *fake) getenv(k string) string {
 	return f.env[k]
 }
 
+func (f *fake) proc(stdout, stderr io.Writer) proc {
+	return proc{getenv: f.getenv, stdout: stdout, stderr: stderr, now: time.Now}
+}
+
 func (f *fake) run(args ...string) (stdout, stderr string, code int) {
 	var o, e bytes.Buffer
-	code = run(f.ctx, args, f.getenv, &o, &e)
+	code = run(f.ctx, args, f.proc(&o, &e))
 	return o.String(), e.String(), code
 }
 
@@ -186,6 +191,45 @@ func TestFaultWithTimes(t *testing.T) {
 	f.ok("fake-write", "v", "p", "helpers are never faulted")
 }
 
+// A fault keyed CMD:CONTAINER hits only the calls naming that container,
+// before the command's own fault; the fake-* helpers are never faulted.
+func TestFaultForOneContainer(t *testing.T) {
+	f := newFake(t)
+	f.ok("fake-fault", FaultKey("run", "aa"), "fail", "pull access denied", "1")
+	f.ok("fake-fault", "rm", "fail", "rm is down")
+	f.ok("fake-fault", "rm:bb", "fail", "bb is stuck")
+	if e := f.fails(125, "run", "-d", "--name", "aa", "img"); e != "pull access denied\n" {
+		t.Errorf("run aa: stderr %q", e)
+	}
+	f.ok("run", "-d", "--name", "bb", "img")
+	f.ok("run", "-d", "--name", "aa", "img") // used up
+	if e := f.fails(1, "rm", "-f", "bb"); e != "bb is stuck\n" {
+		t.Errorf("rm bb: stderr %q, want its own fault", e)
+	}
+	if e := f.fails(1, "rm", "-f", "aa"); e != "rm is down\n" {
+		t.Errorf("rm aa: stderr %q, want the command's fault", e)
+	}
+	f.env["FAKEDOCKER_FAIL_ALL"] = "daemon down"
+	f.ok("fake-run", "--state", "paused", "--name", "cc", "--label", "a=b", "img", "serve")
+	f.ok("fake-set-state", "cc", "running")
+	f.ok("fake-rm", "cc")
+	delete(f.env, "FAKEDOCKER_FAIL_ALL")
+	if e := f.fails(1, "fake-run", "--state", "gone", "--name", "dd", "img"); !strings.Contains(e, `invalid state "gone"`) {
+		t.Errorf("fake-run with a bad state: %q", e)
+	}
+	if e := f.fails(1, "fake-set-state", "--oom", "aa", "running"); !strings.Contains(e, "--oom stops a running container") {
+		t.Errorf("--oom to running: %q", e)
+	}
+	f.ok("fake-set-state", "--oom", "aa", "exited")
+	if got := f.ok("inspect", "-f", "{{.State.OOMKilled}} {{.State.ExitCode}}", "aa"); got != "true 137\n" {
+		t.Errorf("after --oom: %q", got)
+	}
+	f.ok("start", "aa")
+	if got := f.ok("inspect", "-f", "{{.State.OOMKilled}}", "aa"); got != "false\n" {
+		t.Errorf("after start: OOMKilled %q, want it reset", got)
+	}
+}
+
 func TestHangIsLoggedAndInterruptible(t *testing.T) {
 	f := newFake(t)
 	f.ok("fake-fault", "rm", "hang", "1")
@@ -317,7 +361,7 @@ func TestConcurrentCallsKeepEveryWrite(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			var o, e bytes.Buffer
-			if code := run(context.Background(), []string{"run", "-d", "--name", fmt.Sprint("c", i), "img"}, f.getenv, &o, &e); code != 0 {
+			if code := run(context.Background(), []string{"run", "-d", "--name", fmt.Sprint("c", i), "img"}, f.proc(&o, &e)); code != 0 {
 				t.Errorf("run %d: %s", i, e.String())
 			}
 		}()

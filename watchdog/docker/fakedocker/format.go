@@ -90,7 +90,7 @@ type psRow struct {
 // Label is docker's {{.Label "key"}}.
 func (r psRow) Label(key string) string { return r.labels[key] }
 
-func newPSRow(c *container, now time.Time, noTrunc bool) psRow {
+func newPSRow(c *Container, now time.Time, noTrunc bool) psRow {
 	labels := make([]string, 0, len(c.Labels))
 	for _, k := range sortedKeys(c.Labels) {
 		labels = append(labels, k+"="+c.Labels[k])
@@ -139,7 +139,7 @@ func shortID(id string) string {
 	return id
 }
 
-func createdTime(c *container, now time.Time) time.Time {
+func createdTime(c *Container, now time.Time) time.Time {
 	if t, err := time.Parse(time.RFC3339Nano, c.Created); err == nil {
 		return t
 	}
@@ -148,7 +148,7 @@ func createdTime(c *container, now time.Time) time.Time {
 
 // statusText is docker's human Status column. The fake does not track
 // start/finish times, so ages count from creation.
-func statusText(c *container, age time.Duration) string {
+func statusText(c *Container, age time.Duration) string {
 	h := humanDuration(age)
 	switch c.State {
 	case "running":
@@ -265,7 +265,7 @@ type inspectVolume struct {
 	Scope      string
 }
 
-func newInspectContainer(c *container, now time.Time) inspectContainer {
+func newInspectContainer(c *Container, now time.Time) inspectContainer {
 	created := createdTime(c, now).UTC().Format(time.RFC3339Nano)
 	ic := inspectContainer{
 		ID:      c.ID,

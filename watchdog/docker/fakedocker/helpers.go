@@ -10,8 +10,35 @@ import (
 // The fake-* subcommands let test scripts arrange the daemon's state. They
 // have no faultKey, so injected faults never get in a test's own way.
 
+// fakeRunCmd is docker run as someone other than the code under test runs
+// it: the same flags (plus --state), never faulted, always detached.
+var fakeRunCmd = &command{
+	flags:        append(append([]flagSpec(nil), runCmd.flags...), valFlag("state")),
+	interspersed: false, minArgs: 1, maxArgs: -1, usage: "[--state STATE] [RUN OPTIONS] IMAGE [COMMAND] [ARG...]",
+	fn: func(c *call, st *state, p *parsedFlags) (int, bool) {
+		to := p.str("state")
+		if to == "" {
+			to = "running"
+		}
+		if !validState(to) {
+			return c.errorf(1, "fake-run: invalid state %q", to), false
+		}
+		ct, code := createContainer(c, st, p)
+		if ct == nil {
+			return code, false
+		}
+		setState(st, ct, "running", 0)
+		if to != "running" {
+			setState(st, ct, to, exitCodeFor(ct, to))
+		}
+		fmt.Fprintln(c.stdout, ct.ID)
+		return 0, true
+	},
+}
+
 var fakeSetStateCmd = &command{
-	minArgs: 2, maxArgs: 3, usage: "NAME STATE [EXITCODE]", interspersed: true,
+	flags:   []flagSpec{boolFlag("oom")},
+	minArgs: 2, maxArgs: 3, usage: "[--oom] NAME STATE [EXITCODE]", interspersed: true,
 	fn: func(c *call, st *state, p *parsedFlags) (int, bool) {
 		ct := st.find(p.args[0])
 		if ct == nil {
@@ -21,25 +48,45 @@ var fakeSetStateCmd = &command{
 		if !validState(to) {
 			return c.errorf(1, "fake-set-state: invalid state %q", to), false
 		}
-		exit := ct.ExitCode
-		switch {
-		case len(p.args) == 3:
+		oom := p.has("oom")
+		if oom && (!isUp(ct.State) || isUp(to)) {
+			return c.errorf(1, "fake-set-state: --oom stops a running container; %s is %s", ct.Name, ct.State), false
+		}
+		exit := exitCodeFor(ct, to)
+		if oom {
+			exit = 137 // SIGKILL from the kernel
+		}
+		if len(p.args) == 3 {
 			n, err := strconv.Atoi(p.args[2])
 			if err != nil {
 				return c.errorf(1, "fake-set-state: exit code: %v", err), false
 			}
 			exit = n
-		case to == "running" || to == "created":
-			exit = 0
-		case isUp(ct.State) && !isUp(to):
-			exit = 1 // it died, and said nothing of why
 		}
 		// The events are those of the change: die (with the exit code) when
-		// it stops, start when it runs; no kill, as nobody asked docker.
+		// it stops, start when it runs; no kill, as nobody asked docker. The
+		// OOM killer's shows as oom before the die, as docker reports it.
+		if oom {
+			ct.OOMKilled = true
+			st.emit(ct, "oom")
+		}
 		setState(st, ct, to, exit)
 		reap(st, ct)
 		return 0, true
 	},
+}
+
+// exitCodeFor is the exit code a container shows in state to when the
+// caller names none: 0 running or created, 1 if it just died (and said
+// nothing of why), else the one it has.
+func exitCodeFor(ct *Container, to string) int {
+	switch {
+	case to == "running" || to == "created":
+		return 0
+	case isUp(ct.State) && !isUp(to):
+		return 1
+	}
+	return ct.ExitCode
 }
 
 var fakeRmCmd = &command{
@@ -99,7 +146,7 @@ var fakeFaultCmd = &command{
 			}
 			return n, true
 		}
-		var f *fault
+		var f *Fault
 		switch {
 		case op == "clear" && len(rest) == 0:
 			delete(st.Faults, key)
@@ -109,18 +156,18 @@ var fakeFaultCmd = &command{
 			if !ok {
 				return c.errorf(1, "fake-fault: TIMES must be a positive integer"), false
 			}
-			f = &fault{Fail: rest[0], Times: n}
+			f = &Fault{Fail: rest[0], Times: n}
 		case op == "hang" && len(rest) <= 1:
 			n, ok := times(0)
 			if !ok {
 				return c.errorf(1, "fake-fault: TIMES must be a positive integer"), false
 			}
-			f = &fault{Hang: true, Times: n}
+			f = &Fault{Hang: true, Times: n}
 		default:
 			return c.errorf(1, "usage: fake-fault %s", fakeFaultCmdUsage), false
 		}
 		if st.Faults == nil {
-			st.Faults = map[string]*fault{}
+			st.Faults = map[string]*Fault{}
 		}
 		st.Faults[key] = f
 		return 0, true
@@ -162,5 +209,20 @@ var fakeImageCmd = &command{
 			return c.errorf(1, "usage: fake-image add|rm IMAGE..."), false
 		}
 		return 0, true
+	},
+}
+
+// fakeEventsEndCmd ends every `docker events` call following now, as a
+// daemon restart does: each prints TEXT to stderr and exits 1. Streams
+// that start later (and --since replays) are not affected.
+var fakeEventsEndCmd = &command{
+	maxArgs: 1, usage: "[TEXT]", interspersed: true,
+	fn: func(_ *call, st *state, p *parsedFlags) (int, bool) {
+		text := "error during connect: unexpected EOF"
+		if len(p.args) == 1 {
+			text = p.args[0]
+		}
+		st.events = append(st.events, endOfStream(text))
+		return 0, false
 	},
 }

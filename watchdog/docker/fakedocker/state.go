@@ -9,23 +9,28 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // state is the whole fake daemon, persisted as JSON between invocations.
 type state struct {
-	Containers []*container       `json:"containers"`
+	Containers []*Container       `json:"containers"`
 	Volumes    map[string]*volume `json:"volumes"`
 	// Images is deliberately not omitempty: null means "every image exists",
 	// while [] means "no image exists", and that difference must survive.
 	Images []string          `json:"images"`
-	Faults map[string]*fault `json:"faults,omitempty"`
+	Faults map[string]*Fault `json:"faults,omitempty"`
 
 	// events are what this call did to containers, in order, for the
 	// events file (see emit); they are not part of the saved state.
 	events []eventMsg
+	// now stamps the events of this call.
+	now time.Time
 }
 
-type container struct {
+// Container is one container as the fake daemon keeps it (and Docker's
+// Container returns it to Go tests).
+type Container struct {
 	ID        string            `json:"id"`
 	Name      string            `json:"name"`
 	Image     string            `json:"image"`
@@ -51,13 +56,15 @@ type volume struct {
 	Created string            `json:"created,omitempty"`
 }
 
-type fault struct {
+// Fault makes a command fail (exit with its failure code, printing Fail)
+// or hang until its context ends, Times times (0: until cleared).
+type Fault struct {
 	Fail  string `json:"fail,omitempty"`
 	Hang  bool   `json:"hang,omitempty"`
 	Times int    `json:"times,omitempty"`
 }
 
-func (s *state) find(ref string) *container {
+func (s *state) find(ref string) *Container {
 	ref = strings.TrimPrefix(ref, "/")
 	if ref == "" {
 		return nil
@@ -68,7 +75,7 @@ func (s *state) find(ref string) *container {
 		}
 	}
 	// Like docker, accept an unambiguous ID prefix (e.g. the 12-char form).
-	var hit *container
+	var hit *Container
 	for _, c := range s.Containers {
 		if strings.HasPrefix(c.ID, ref) {
 			if hit != nil {
@@ -80,7 +87,7 @@ func (s *state) find(ref string) *container {
 	return hit
 }
 
-func (s *state) byName(name string) *container {
+func (s *state) byName(name string) *Container {
 	for _, c := range s.Containers {
 		if c.Name == name {
 			return c
@@ -89,7 +96,7 @@ func (s *state) byName(name string) *container {
 	return nil
 }
 
-func (s *state) remove(c *container) {
+func (s *state) remove(c *Container) {
 	for i, x := range s.Containers {
 		if x == c {
 			s.Containers = append(s.Containers[:i], s.Containers[i+1:]...)
