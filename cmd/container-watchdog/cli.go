@@ -58,6 +58,7 @@ type CLI struct {
 	Run       RunCmd       `cmd:"" help:"Run the watchdog daemon."`
 	Status    StatusCmd    `cmd:"" help:"Show expected instances and their observed state."`
 	Events    EventsCmd    `cmd:"" help:"Show the persisted event log."`
+	Notify    NotifyCmd    `cmd:"" help:"Manage notification sinks (webhooks, chat, e-mail)."`
 	Version   VersionCmd   `cmd:"" help:"Print the version."`
 }
 

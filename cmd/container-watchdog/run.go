@@ -26,6 +26,7 @@ type RunCmd struct {
 	BackoffInitial    time.Duration `default:"10s" placeholder:"DUR" help:"Wait before the second recreation of an instance in a streak; doubles each time."`
 	BackoffMax        time.Duration `default:"5m" placeholder:"DUR" help:"Longest wait between recreations of an instance."`
 	BackoffReset      time.Duration `default:"10m" placeholder:"DUR" help:"Running this long after a recreation ends the streak."`
+	NotifyOptions     `embed:""`
 }
 
 // Run implements the command.
@@ -40,6 +41,9 @@ func (c *RunCmd) Run(ctx context.Context, e *env) error {
 	}
 	if c.Settle < 0 || c.RepairParallelism < 0 {
 		return fmt.Errorf("%w: --settle %s and --repair-parallelism %d must not be negative", watchdog.ErrInvalid, c.Settle, c.RepairParallelism)
+	}
+	if err := c.NotifyOptions.validate(); err != nil {
+		return err
 	}
 	path, err := e.g.dbPath()
 	if err != nil {
