@@ -178,6 +178,8 @@ type tickJSON struct {
 	Duration   string              `json:"duration"`
 	Result     watchdog.TickResult `json:"result"`
 	Error      string              `json:"error,omitempty"`
+	// Degraded says why a completed tick could not use the registry.
+	Degraded string `json:"degraded,omitempty"`
 }
 
 func (s *Server) state(w http.ResponseWriter, r *http.Request) {
@@ -186,7 +188,7 @@ func (s *Server) state(w http.ResponseWriter, r *http.Request) {
 	if ok {
 		out.Tick = &tickJSON{
 			Time: rep.Started, DurationMS: float64(rep.Duration.Microseconds()) / 1000,
-			Duration: rep.Duration.String(), Result: rep.Result, Error: rep.Error,
+			Duration: rep.Duration.String(), Result: rep.Result, Error: rep.Error, Degraded: rep.Degraded,
 		}
 	}
 	out.Instances, out.LastEventID, out.LastEventError = s.last.attach(r.Context(), s.Events, rep.Instances)
