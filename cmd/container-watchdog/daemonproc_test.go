@@ -6,6 +6,7 @@ package main
 // temp dir. Every process started here is stopped by its pid at cleanup.
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -62,6 +63,25 @@ func (d *daemonProc) run(prog string, args ...string) string {
 		d.t.Fatalf("%s %s: %v\n%s", prog, strings.Join(args, " "), err, out)
 	}
 	return string(out)
+}
+
+// waitFollowing waits until the daemon follows docker's events: the fake
+// docker logged the follower's call and, after it, the listing of the
+// full tick the follower's start asks for (a settle later), so the stream
+// is read by now and a change made next reaches it.
+func (d *daemonProc) waitFollowing(within time.Duration) {
+	d.t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		b, _ := os.ReadFile(filepath.Join(d.dir, "docker.log"))
+		if i := bytes.Index(b, []byte("\nevents --filter")); i >= 0 && bytes.Contains(b[i:], []byte("\nps ")) {
+			return
+		}
+		if time.Now().After(deadline) {
+			d.t.Fatalf("the daemon does not follow docker events after %s; docker.log:\n%s", within, b)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // start runs `container-watchdog run` (on the same address as before after

@@ -58,7 +58,7 @@ func TestMetricsOfTheRunningDaemon(t *testing.T) {
 		return fs.Value(mp+"instances", "state=running") == 3
 	})
 	for _, fam := range metricstest.Contract {
-		// No notifier is wired yet (issue 10): its families have no series.
+		// No sink is configured: the notification families have no series.
 		notify := strings.Contains(fam.Name, "notification")
 		if err := before.Check(fam, !notify); err != nil {
 			t.Error(err)
@@ -77,6 +77,7 @@ func TestMetricsOfTheRunningDaemon(t *testing.T) {
 	}
 
 	// A forced removal, explained by docker's events, and its repair.
+	d.waitFollowing(15 * time.Second)
 	d.run("docker", "fake-rm", "claude-hooks-dev-a")
 	d.waitEvent(0, "container_recreated", "claude-hooks-dev-a", 15*time.Second)
 	after := scrapeUntil(t, d, "the repair", func(fs metricstest.Families) bool {

@@ -27,6 +27,7 @@ type RunCmd struct {
 	BackoffMax        time.Duration `default:"5m" placeholder:"DUR" help:"Longest wait between recreations of an instance."`
 	BackoffReset      time.Duration `default:"10m" placeholder:"DUR" help:"Running this long after a recreation ends the streak."`
 	RepairBurst       int           `default:"3" placeholder:"N" help:"Recreations of an instance in a streak that start at once, before pacing begins."`
+	NotifyOptions     `embed:""`
 }
 
 // Run implements the command.
@@ -44,6 +45,9 @@ func (c *RunCmd) Run(ctx context.Context, e *env) error {
 	}
 	if c.RepairBurst < 1 {
 		return fmt.Errorf("%w --repair-burst %d: must be at least 1 (the first recreation is always at once)", watchdog.ErrInvalid, c.RepairBurst)
+	}
+	if err := c.NotifyOptions.validate(); err != nil {
+		return err
 	}
 	path, err := e.g.dbPath()
 	if err != nil {

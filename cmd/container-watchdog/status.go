@@ -63,13 +63,6 @@ func (c *StatusCmd) Run(ctx context.Context, e *env) error {
 	return nil
 }
 
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}
-
 // heldText is the HELD column: "-", or "yes", the end and the reason.
 func heldText(s watchdog.InstanceState) string {
 	if !s.Held {

@@ -13,6 +13,7 @@ import (
 	"github.com/container-watchdog/container-watchdog/watchdog"
 	"github.com/container-watchdog/container-watchdog/watchdog/clock"
 	"github.com/container-watchdog/container-watchdog/watchdog/httpapi/dashboard"
+	"github.com/container-watchdog/container-watchdog/watchdog/notify"
 )
 
 // EventLog is the persisted log replay and /state's last events read from.
@@ -47,6 +48,8 @@ type Server struct {
 	Addr net.Addr
 	// Metrics, when set, serves GET /metrics.
 	Metrics http.Handler
+	// Notifications, when set, gives each sink's queue and last error for /state.
+	Notifications func() []notify.SinkStats
 
 	last lastEvents
 }
@@ -164,8 +167,9 @@ type stateJSON struct {
 	Instances []instanceJSON `json:"instances"`
 	// LastEventID is the newest event in the log: a client that follows
 	// /events?since= it misses nothing after this answer.
-	LastEventID    int64  `json:"last_event_id"`
-	LastEventError string `json:"last_event_error,omitempty"`
+	LastEventID    int64              `json:"last_event_id"`
+	LastEventError string             `json:"last_event_error,omitempty"`
+	Notifications  []notify.SinkStats `json:"notifications,omitempty"`
 }
 
 type tickJSON struct {
@@ -174,6 +178,8 @@ type tickJSON struct {
 	Duration   string              `json:"duration"`
 	Result     watchdog.TickResult `json:"result"`
 	Error      string              `json:"error,omitempty"`
+	// Degraded says why a completed tick could not use the registry.
+	Degraded string `json:"degraded,omitempty"`
 }
 
 func (s *Server) state(w http.ResponseWriter, r *http.Request) {
@@ -182,10 +188,13 @@ func (s *Server) state(w http.ResponseWriter, r *http.Request) {
 	if ok {
 		out.Tick = &tickJSON{
 			Time: rep.Started, DurationMS: float64(rep.Duration.Microseconds()) / 1000,
-			Duration: rep.Duration.String(), Result: rep.Result, Error: rep.Error,
+			Duration: rep.Duration.String(), Result: rep.Result, Error: rep.Error, Degraded: rep.Degraded,
 		}
 	}
 	out.Instances, out.LastEventID, out.LastEventError = s.last.attach(r.Context(), s.Events, rep.Instances)
+	if s.Notifications != nil {
+		out.Notifications = s.Notifications()
+	}
 	writeJSON(w, http.StatusOK, out)
 }
 
