@@ -89,12 +89,10 @@ func (r *Runner) Stream(ctx context.Context, onLine func([]byte), program string
 
 func (r *Runner) command(ctx context.Context, program string, args []string) *osexec.Cmd {
 	cmd := osexec.CommandContext(ctx, program, args...)
-	// Own process group, so the kill reaches whatever the CLI spawned.
-	// Pdeathsig: a caller killed outright (SIGKILL, a crash) must not leave
-	// its calls behind; a `docker events` would stream forever, a `docker
-	// run` would race the next daemon's repair. (The kernel ties it to the
-	// forking thread; Go only ends threads of goroutines that exit while
-	// locked to them, which nothing here does.)
+	// Own process group, so the kill reaches whatever the CLI spawned; and
+	// killed with us should we die first (SIGKILL included), so a crash
+	// never leaves a `docker events` follower running for ever. Go rarely
+	// ends an OS thread, so the thread-bound death signal holds in practice.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.Cancel = func() error {
 		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)

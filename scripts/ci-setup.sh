@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Brings a fresh machine to where the whole test suite can run: a docker
 # engine that answers, staticcheck, the systemd/journald binaries the
-# real-component tests use, and what the chaos suite's private dockerd
+# real-component tests use, chromium (the dashboard's browser test),
+# promtool (the alert rules) and what the chaos suite's private dockerd
 # needs. Safe to run again: it only adds what is missing.
 # A dockerd it starts writes its pid to $CW_DOCKERD_PIDFILE (for the caller
 # to stop) and its log next to it.
@@ -26,6 +27,8 @@ need_pkg nsenter util-linux
 need_pkg journalctl systemd
 need_pkg systemd-socket-activate systemd
 [ -x /lib/systemd/systemd-journald ] || need_pkg /lib/systemd/systemd-journald systemd
+need_pkg chromium chromium             # the dashboard's browser test (chromedp)
+need_pkg promtool prometheus           # promtool checks and tests the alert rules
 # The chaos suite (cmd/container-watchdog/chaos) restarts a dockerd of its
 # own, in a network namespace of its own, on fuse-overlayfs; it never
 # touches the machine's engine.

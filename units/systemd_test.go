@@ -252,7 +252,7 @@ exec ` + systemdBin + ` --system --unit=cwtest.target --log-target=console --sho
 	// 2. That connection activates the service, which serves it: the SSE
 	// stream with its retry: line.
 	must(t, conn.SetDeadline(time.Now().Add(120*time.Second)))
-	_, err = io.WriteString(conn, "GET /events HTTP/1.1\r\nHost: cwtest\r\nAccept: text/event-stream\r\n\r\n")
+	_, err = io.WriteString(conn, "GET /events HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n\r\n")
 	must(t, err)
 	br := bufio.NewReader(conn)
 	resp, err := http.ReadResponse(br, nil)

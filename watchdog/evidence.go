@@ -40,6 +40,9 @@ type Evidence struct {
 
 	mu sync.Mutex
 	by map[string][]Lifecycle
+	// through holds, per container, a time up to which events arriving
+	// late are the watchdog's own doing (ConsumeThrough).
+	through map[string]time.Time
 }
 
 // NewEvidence keeps up to keep events per container, none older than maxAge.
@@ -55,6 +58,12 @@ func (ev *Evidence) Record(l Lifecycle) {
 	}
 	ev.mu.Lock()
 	defer ev.mu.Unlock()
+	if t, ok := ev.through[l.Container]; ok {
+		if !l.Time.After(t) {
+			return // the watchdog's own doing, arriving after it was consumed
+		}
+		delete(ev.through, l.Container) // the stream is past it
+	}
 	list := ev.by[l.Container]
 	for len(list) > 0 && l.Time.Sub(list[0].Time) > ev.MaxAge {
 		list = list[1:]
@@ -91,6 +100,23 @@ func (ev *Evidence) Consume(container string) {
 	ev.mu.Lock()
 	defer ev.mu.Unlock()
 	delete(ev.by, container)
+}
+
+// ConsumeThrough forgets a container's events, as Consume does, and also
+// those that arrive later stamped at or before t: docker's stream delivers
+// the events of a call (our own docker restart's kill, die and start) after
+// the call has returned, and they must not explain a later look.
+func (ev *Evidence) ConsumeThrough(container string, t time.Time) {
+	if ev == nil {
+		return
+	}
+	ev.mu.Lock()
+	defer ev.mu.Unlock()
+	delete(ev.by, container)
+	if ev.through == nil {
+		ev.through = map[string]time.Time{}
+	}
+	ev.through[container] = t
 }
 
 // Explain renders lifecycle events as an event's detail suffix and its

@@ -179,6 +179,30 @@ func TestEvidenceKeepsTheLatestWithinMaxAge(t *testing.T) {
 	}
 }
 
+func TestEvidenceConsumeThroughDropsLateEventsOfTheWatchdogsOwn(t *testing.T) {
+	ev := watchdog.NewEvidence(16, time.Hour)
+	name, other := "c1", "c2"
+	t0 := time.Date(2026, 4, 20, 12, 0, 0, 0, time.UTC)
+	ev.Record(lc(name, t0, "die", "exitCode=1"))
+	ev.ConsumeThrough(name, t0.Add(time.Second))
+	// Late: our own restart's events, stamped before it returned.
+	ev.Record(lc(name, t0.Add(500*time.Millisecond), "kill", "signal=15"))
+	ev.Record(lc(name, t0.Add(time.Second), "die", "exitCode=0"))
+	ev.Record(lc(other, t0.Add(time.Second), "die", "exitCode=2"))
+	if got := ev.Recent(name, t0.Add(time.Minute)); len(got) != 0 {
+		t.Errorf("kept %v, want the events up to the watermark dropped", got)
+	}
+	if got := ev.Recent(other, t0.Add(time.Minute)); len(got) != 1 {
+		t.Errorf("another container's events %v, want them kept", got)
+	}
+	// What happens after is news again, and so is all that follows it.
+	ev.Record(lc(name, t0.Add(2*time.Second), "die", "exitCode=3"))
+	ev.Record(lc(name, t0.Add(3*time.Second), "destroy"))
+	if got := ev.Recent(name, t0.Add(time.Minute)); len(got) != 2 {
+		t.Errorf("kept %v, want the two later events", got)
+	}
+}
+
 func TestLifecycleString(t *testing.T) {
 	at := time.Date(2026, 4, 20, 13, 55, 26, 142_727_647, time.FixedZone("CEST", 2*3600))
 	for l, want := range map[watchdog.Lifecycle]string{

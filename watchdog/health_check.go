@@ -53,7 +53,7 @@ func (h HealthCheck) Validate() error {
 	if h.Retries < 0 {
 		return fmt.Errorf("%w --health-retries %d: must not be negative", ErrInvalid, h.Retries)
 	}
-	if strings.ContainsAny(h.Cmd, "\\x00\n") {
+	if strings.ContainsAny(h.Cmd, "\x00\n") {
 		return fmt.Errorf("%w --health-cmd %q: contains a NUL or newline", ErrInvalid, h.Cmd)
 	}
 	return nil

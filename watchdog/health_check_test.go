@@ -13,7 +13,9 @@ import (
 )
 
 func TestHealthCheckValidate(t *testing.T) {
-	ok := []watchdog.HealthCheck{{}, {Cmd: "true", Interval: time.Millisecond, Retries: 0}, {Timeout: time.Hour, StartPeriod: time.Second, Retries: 10}}
+	ok := []watchdog.HealthCheck{{}, {Cmd: "true", Interval: time.Millisecond, Retries: 0}, {Timeout: time.Hour, StartPeriod: time.Second, Retries: 10},
+		// Digits, an x and a backslash are ordinary shell text.
+		{Cmd: `test -f /state/ok || exit 10`}, {Cmd: `printf 'x\n' | grep -q x`}}
 	for _, h := range ok {
 		if err := h.Validate(); err != nil {
 			t.Errorf("%+v: %v", h, err)
@@ -28,6 +30,7 @@ func TestHealthCheckValidate(t *testing.T) {
 		{watchdog.HealthCheck{StartPeriod: -1}, "--health-start-period -1ns"},
 		{watchdog.HealthCheck{Retries: -1}, "--health-retries -1"},
 		{watchdog.HealthCheck{Cmd: "a\nb"}, `--health-cmd "a\nb"`},
+		{watchdog.HealthCheck{Cmd: "a\x00b"}, `--health-cmd "a\x00b"`},
 	} {
 		err := c.h.Validate()
 		if !errors.Is(err, watchdog.ErrInvalid) || !strings.Contains(err.Error(), c.name) {

@@ -91,10 +91,14 @@ type Liveness struct {
 	lastProblem   string
 }
 
-// Record takes a tick that ended at now.
+// Record takes a tick that ended at now. A skipped tick saw no
+// instances: the last ones seen stand until a tick sees them again.
 func (h *Liveness) Record(rep TickReport, err error, now time.Time) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if rep.Result == TickSkipped {
+		rep.Instances = h.last.Instances
+	}
 	h.last, h.ticked, h.lastCompleted = rep, true, now
 	switch {
 	case err != nil:

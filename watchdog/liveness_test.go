@@ -66,4 +66,9 @@ func TestHealthStatusLine(t *testing.T) {
 	if last, ok := h.Last(); !ok || len(last.Instances) != 5 {
 		t.Errorf("Last() = %+v, %v; want the last report", last, ok)
 	}
+	// A skipped tick saw no instance: the last ones seen stand.
+	h.Record(watchdog.TickReport{Result: watchdog.TickSkipped, Error: "tick skipped: docker ps: timed out"}, watchdog.ErrSkipped, now)
+	if last, _ := h.Last(); last.Result != watchdog.TickSkipped || len(last.Instances) != 5 {
+		t.Errorf("after a skipped tick Last() = %+v; want it skipped, with the 5 instances seen before", last)
+	}
 }

@@ -181,6 +181,7 @@ func (l *loopEnv) tickSoon() tickResult {
 
 func TestLoopWakesForADeferredRepair(t *testing.T) {
 	e := newTickEnv(t, agent("dev"))
+	e.w.Backoff = pacedAfterOne
 	name := cname("dev", "default")
 	e.fake.remove(name)
 	e.fake.setFailFor(name, "docker: Error response from daemon: pull access denied")
@@ -211,6 +212,7 @@ func TestLoopWakesForADeferredRepair(t *testing.T) {
 
 func TestLoopDoesNotSpinOnARepairNoTickCanMake(t *testing.T) {
 	e := newTickEnv(t, agent("dev"))
+	e.w.Backoff = pacedAfterOne
 	name := cname("dev", "default")
 	e.fake.remove(name)
 	e.fake.setFailFor(name, "docker: Error response from daemon: pull access denied")

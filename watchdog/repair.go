@@ -18,9 +18,9 @@ type Backoff struct {
 	Burst               int
 }
 
-// DefaultBackoff: the first at once, then 10 s doubling to 5 min, within
-// 10 min.
-var DefaultBackoff = Backoff{Initial: 10 * time.Second, Max: 5 * time.Minute, Reset: 10 * time.Minute, Burst: 1}
+// DefaultBackoff is the contract's pacing: three at once, then 10 s doubling
+// to 5 min; a streak ends after 10 min of running.
+var DefaultBackoff = Backoff{Initial: 10 * time.Second, Max: 5 * time.Minute, Reset: 10 * time.Minute, Burst: 3}
 
 // delay is the wait before the next attempt after n recent ones.
 func (b Backoff) delay(n int) time.Duration {
@@ -269,9 +269,11 @@ func (w *Watcher) heldNow(ctx context.Context, name string) bool {
 	return ok && h.Active(w.Clock.Now())
 }
 
-// restart restarts one unhealthy container and reports how it went; it
-// returns true when it failed, so the loop looks again.
-func (w *Watcher) restart(ctx context.Context, obs Observation) (failed bool) {
+// restart restarts one unhealthy container and reports how it went. It
+// never asks the loop to look again at once: a failed restart is tried
+// again at the next tick, not in a burst that would spend the restart
+// limit on one docker hiccup.
+func (w *Watcher) restart(ctx context.Context, obs Observation) (again bool) {
 	if w.heldNow(ctx, obs.Container) {
 		return false
 	}
@@ -281,9 +283,11 @@ func (w *Watcher) restart(ctx context.Context, obs Observation) (failed bool) {
 	}
 	if err != nil {
 		w.record(ctx, nil, obs, w.event(obs, EventUnhealthyRestartFailed, err.Error()))
-		return true
+		return false
 	}
-	w.Evidence.Consume(obs.Container) // our own kill, die and start explain nothing
+	// Our own kill, die and start explain nothing, even when the stream
+	// delivers them after this.
+	w.Evidence.ConsumeThrough(obs.Container, w.Clock.Now())
 	detail := fmt.Sprintf("unhealthy since %s", stamp(obs.HealthSince))
 	obs.HealthSince = w.Clock.Now() // the grace starts again
 	w.record(ctx, nil, obs, w.event(obs, EventUnhealthyRestarted, detail))

@@ -6,8 +6,9 @@ import (
 )
 
 func TestBackoffDelay(t *testing.T) {
+	// The contract's pacing: three at once, then 10 s doubling to 5 min.
 	b := DefaultBackoff
-	want := []time.Duration{0, 10 * time.Second, 20 * time.Second, 40 * time.Second, 80 * time.Second,
+	want := []time.Duration{0, 0, 0, 10 * time.Second, 20 * time.Second, 40 * time.Second, 80 * time.Second,
 		160 * time.Second, 5 * time.Minute, 5 * time.Minute, 5 * time.Minute}
 	for n, w := range want {
 		if got := b.delay(n); got != w {
@@ -20,11 +21,11 @@ func TestBackoffDelay(t *testing.T) {
 			t.Errorf("delay(%d) = %v, want Max %v", n, got, b.Max)
 		}
 	}
-	// A burst: the first three at once, then Initial doubling.
-	burst := Backoff{Initial: 10 * time.Second, Max: 5 * time.Minute, Burst: 3}
-	for n, w := range []time.Duration{0, 0, 0, 10 * time.Second, 20 * time.Second, 40 * time.Second} {
-		if got := burst.delay(n); got != w {
-			t.Errorf("%+v delay(%d) = %v, want %v", burst, n, got, w)
+	// No burst: only the first at once, then Initial doubling.
+	single := Backoff{Initial: 10 * time.Second, Max: 5 * time.Minute, Burst: 1}
+	for n, w := range []time.Duration{0, 10 * time.Second, 20 * time.Second, 40 * time.Second} {
+		if got := single.delay(n); got != w {
+			t.Errorf("%+v delay(%d) = %v, want %v", single, n, got, w)
 		}
 	}
 	// Max caps even the first wait, and need not be Initial times a power of two.
@@ -53,8 +54,8 @@ func TestWatcherDefaults(t *testing.T) {
 	if wc.Backoff != custom {
 		t.Errorf("Backoff = %+v, want %+v", wc.Backoff, custom)
 	}
-	if DefaultBackoff != (Backoff{Initial: 10 * time.Second, Max: 5 * time.Minute, Reset: 10 * time.Minute, Burst: 1}) {
-		t.Errorf("DefaultBackoff = %+v, want 10s doubling to 5m, reset after 10m", DefaultBackoff)
+	if DefaultBackoff != (Backoff{Initial: 10 * time.Second, Max: 5 * time.Minute, Reset: 10 * time.Minute, Burst: 3}) {
+		t.Errorf("DefaultBackoff = %+v, want three at once, then 10s doubling to 5m, reset after 10m", DefaultBackoff)
 	}
 	if n := DefaultParallelism(); n < 4 {
 		t.Errorf("DefaultParallelism = %d, want at least 4", n)

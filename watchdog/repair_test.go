@@ -3,9 +3,7 @@ package watchdog_test
 import (
 	"context"
 	"fmt"
-	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,203 +22,6 @@ func wantRuns(t *testing.T, f *fakeDocker, n int) {
 	if got := f.calls("run"); len(got) != n {
 		t.Errorf("run calls %q, want %d", got, n)
 	}
-}
-
-func TestBackoffPacesAFailingRecreation(t *testing.T) {
-	e := newTickEnv(t, agent("dev"))
-	var wakes atomic.Int32
-	e.w.Wake = func() { wakes.Add(1) }
-	e.tick()
-	name := cname("dev", "default")
-	e.fake.remove(name)
-	denied := "docker: Error response from daemon: pull access denied for example.com/agents/dev"
-	e.fake.setFailFor(name, denied)
-
-	// The first attempt is at once.
-	_, evs := e.tick()
-	first := e.clock.Now()
-	wantEvents(t, evs, "container_missing "+name, "container_recreate_failed "+name)
-	wantRuns(t, e.fake, 1)
-	if want := failedDetail(denied, first.Add(10*time.Second)); evs[1].Detail != want {
-		t.Errorf("detail %q, want %q", evs[1].Detail, want)
-	}
-	if n := wakes.Load(); n != 1 {
-		t.Errorf("a failed repair woke the loop %d times, want once", n)
-	}
-
-	// Before its delay has passed the next attempt waits, and the loop is
-	// told when it falls due.
-	rep, evs := e.tickAfter(5 * time.Second)
-	wantEvents(t, evs)
-	wantRuns(t, e.fake, 0)
-	if rep.Repairs != 0 || stateOf(t, rep, name) != watchdog.StateMissing {
-		t.Errorf("repairs %d, state %q: want a deferred repair of a missing container", rep.Repairs, stateOf(t, rep, name))
-	}
-	wantNextWake(t, e.w, first.Add(10*time.Second))
-
-	// Due: one attempt; the same failure is not reported again.
-	rep, evs = e.tickAfter(5 * time.Second)
-	second := e.clock.Now()
-	wantEvents(t, evs)
-	wantRuns(t, e.fake, 1)
-	if rep.Repairs != 1 {
-		t.Errorf("repairs %d, want 1", rep.Repairs)
-	}
-	wantNextWake(t, e.w, time.Time{})
-
-	// The wait doubles.
-	_, evs = e.tickAfter(19 * time.Second)
-	wantEvents(t, evs)
-	wantRuns(t, e.fake, 0)
-	wantNextWake(t, e.w, second.Add(20*time.Second))
-
-	full := "docker: Error response from daemon: no space left on device"
-	e.fake.setFailFor(name, full)
-	_, evs = e.tickAfter(time.Second)
-	wantEvents(t, evs, "container_recreate_failed "+name)
-	wantRuns(t, e.fake, 1)
-	if want := failedDetail(full, e.clock.Now().Add(40*time.Second)); evs[0].Detail != want {
-		t.Errorf("detail %q, want the third attempt's failure and the fourth's time %q", evs[0].Detail, want)
-	}
-
-	// Up to Max and no further.
-	for _, d := range []time.Duration{40 * time.Second, 80 * time.Second, 160 * time.Second, 5 * time.Minute, 5 * time.Minute} {
-		last := e.clock.Now()
-		_, evs = e.tickAfter(d - time.Second)
-		wantEvents(t, evs)
-		wantRuns(t, e.fake, 0)
-		wantNextWake(t, e.w, last.Add(d))
-		_, evs = e.tickAfter(time.Second)
-		wantEvents(t, evs)
-		wantRuns(t, e.fake, 1)
-	}
-
-	e.fake.setFailFor(name, "")
-	_, evs = e.tickAfter(5 * time.Minute)
-	wantEvents(t, evs, "container_recreated "+name)
-	wantNextWake(t, e.w, time.Time{})
-}
-
-func TestBackoffDefersAContainerRemovedAgainSoon(t *testing.T) {
-	e := newTickEnv(t, agent("dev"))
-	e.tick()
-	name := cname("dev", "default")
-	e.fake.remove(name)
-	_, evs := e.tick()
-	first := e.clock.Now()
-	wantEvents(t, evs, "container_missing "+name, "container_recreated "+name)
-
-	// Removed again within the delay: reported, not recreated yet.
-	e.fake.remove(name)
-	rep, evs := e.tickAfter(5 * time.Second)
-	wantEvents(t, evs, "container_missing "+name)
-	due := first.Add(10 * time.Second)
-	if d := evs[0].Detail; !strings.Contains(d, "next attempt at "+due.Format(time.RFC3339)) {
-		t.Errorf("detail %q, want it to name the next attempt at %s", d, due.Format(time.RFC3339))
-	}
-	wantRuns(t, e.fake, 0)
-	wantNextWake(t, e.w, due)
-	if rep.Repairs != 0 || e.fake.get(name) != nil {
-		t.Errorf("repairs %d, container %v: want none yet", rep.Repairs, e.fake.get(name))
-	}
-
-	_, evs = e.tickAfter(5 * time.Second)
-	wantEvents(t, evs, "container_recreated "+name)
-	wantRuns(t, e.fake, 1)
-	if e.fake.get(name) == nil {
-		t.Fatal("not recreated once due")
-	}
-}
-
-func TestBackoffStreakResetsAfterRunningForReset(t *testing.T) {
-	e := newTickEnv(t, agent("dev"))
-	e.tick()
-	name := cname("dev", "default")
-	// recreate removes the container, ticks after d and wants it recreated.
-	recreate := func(d time.Duration) {
-		t.Helper()
-		e.fake.remove(name)
-		_, evs := e.tickAfter(d)
-		wantEvents(t, evs, "container_missing "+name, "container_recreated "+name)
-		wantRuns(t, e.fake, 1)
-	}
-	// deferred removes the container, ticks after a second and wants the
-	// recreation deferred until due.
-	deferred := func(due time.Time) {
-		t.Helper()
-		e.fake.remove(name)
-		_, evs := e.tickAfter(time.Second)
-		wantEvents(t, evs, "container_missing "+name)
-		wantRuns(t, e.fake, 0)
-		wantNextWake(t, e.w, due)
-		if !strings.Contains(evs[0].Detail, "next attempt at "+due.Format(time.RFC3339)) {
-			t.Errorf("detail %q, want the next attempt at %s", evs[0].Detail, due.Format(time.RFC3339))
-		}
-		_, evs = e.tickAfter(due.Sub(e.clock.Now()))
-		wantEvents(t, evs, "container_recreated "+name)
-		wantRuns(t, e.fake, 1)
-	}
-
-	// A streak of three recreations: at once, after 10 s, after 20 s.
-	recreate(time.Minute)
-	recreate(10 * time.Second)
-	recreate(20 * time.Second)
-
-	// Running for less than Reset keeps the streak: the fourth recreation
-	// is long due, but the fifth waits the fourth's 80 s.
-	_, evs := e.tickAfter(9 * time.Minute)
-	wantEvents(t, evs)
-	recreate(time.Second)
-	deferred(e.clock.Now().Add(80 * time.Second))
-
-	// Running for Reset ends it: at once, then Initial again.
-	_, evs = e.tickAfter(watchdog.DefaultBackoff.Reset)
-	wantEvents(t, evs)
-	recreate(time.Second)
-	deferred(e.clock.Now().Add(10 * time.Second))
-}
-
-func TestDeferredRepairDroppedWhenTheContainerComesBackStopped(t *testing.T) {
-	a := agent("dev")
-	e := newTickEnv(t, a)
-	e.tick()
-	name := cname("dev", "default")
-	e.fake.remove(name)
-	e.tick()
-	e.fake.remove(name)
-	_, evs := e.tickAfter(time.Second)
-	wantEvents(t, evs, "container_missing "+name)
-	wantNextWake(t, e.w, e.clock.Now().Add(9*time.Second))
-
-	// Someone else creates it, and it does not run: nothing is left to
-	// repair, so nothing may stay due (the loop would spin on a due time
-	// no tick can act on).
-	e.fake.put(name, "exited", managedLabels(a, "default"))
-	_, evs = e.tickAfter(time.Second)
-	wantEvents(t, evs, "container_stopped "+name)
-	wantNextWake(t, e.w, time.Time{})
-	_, evs = e.tickAfter(time.Minute)
-	wantEvents(t, evs)
-	wantNextWake(t, e.w, time.Time{})
-	wantRuns(t, e.fake, 0)
-}
-
-func TestDeferredRepairDroppedWhenTheInstanceIsUnregistered(t *testing.T) {
-	e := newTickEnv(t, agent("dev"), agent("ops"))
-	e.tick()
-	name := cname("dev", "default")
-	e.fake.remove(name)
-	e.tick()
-	e.fake.remove(name)
-	e.tickAfter(time.Second)
-	wantNextWake(t, e.w, e.clock.Now().Add(9*time.Second))
-	if _, err := e.db.DeleteAgent(e.ctx, "dev"); err != nil {
-		t.Fatal(err)
-	}
-	_, evs := e.tickAfter(time.Second)
-	wantEvents(t, evs)
-	wantNextWake(t, e.w, time.Time{})
-	wantRuns(t, e.fake, 0)
 }
 
 // gate holds every `docker run` until released, counting those in flight.
@@ -450,6 +251,7 @@ func TestTickSkipsAnInstanceRepairedAfterTheListing(t *testing.T) {
 
 func TestWakeComesAfterTheRepairIsDone(t *testing.T) {
 	e := newTickEnv(t, agent("dev"))
+	e.w.Backoff = pacedAfterOne
 	e.tick()
 	name := cname("dev", "default")
 	e.fake.remove(name)

@@ -161,20 +161,16 @@ func judgeRunning(l Look, unchanged bool, v *Verdict) {
 
 func judgeStopped(l Look, unchanged bool, v *Verdict) {
 	switch {
-	case l.Docker.State == "created" && (l.Intent || l.Docker.Managed):
-		// A recreation cut off between docker's create and start: the
-		// watchdog's own (killed, or its docker run timed out) or
-		// another's. No restart policy starts a container never started,
-		// so finish the repair; its outcome is the report. One already
-		// reported missing is not reported again; another is reported
-		// stopped first (once).
+	case l.Docker.State == "created" && (l.Intent || l.Prev.State == StateMissing && l.Docker.Managed):
+		// The watchdog's own recreation cut off between docker's create
+		// and start: it was killed (its intent survives), or its docker
+		// run failed after the create (reported, and the report cleared
+		// the intent; the instance is still the missing one it was
+		// repairing). No restart policy starts a container never started:
+		// finish the repair; its outcome is the report. (Anyone else's
+		// created container is a stop, as the contract says.)
+		v.Obs = l.Prev
 		v.Repair = true
-		switch {
-		case l.Prev.State == StateMissing:
-			v.Obs = l.Prev
-		case !unchanged:
-			v.report(l, EventStopped, stoppedDetail(l.Docker))
-		}
 	case l.Docker.State == "removing" && recentLoss(l.Evidence, l.Now):
 		// docker rm under way: not a stop for the restart policy. The
 		// destroy that follows makes it missing, and that report gets the
@@ -246,6 +242,7 @@ func judgeHeld(l Look) Verdict {
 	h := l.Hold
 	v := Verdict{Obs: Observation{Container: l.Container, Agent: l.Agent, Instance: l.Instance, State: StateHeld, Since: l.Now, Detail: h.Reason},
 		UsedEvidence: true} // what happens to a held container explains nothing later
+	v.RecheckAt = h.Until // zero without an end: look when it expires
 	switch {
 	case l.Prev.State != StateHeld:
 		v.Events = []Event{newEvent(l, EventHeld, holdDetail(*h))}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/container-watchdog/container-watchdog/watchdog"
 	"github.com/container-watchdog/container-watchdog/watchdog/sqlite"
@@ -27,6 +28,7 @@ type AgentAddCmd struct {
 	HostMode    bool     `help:"Registered, but runs on the host: no container is expected or created."`
 	Env         []string `sep:"none" placeholder:"K=V" help:"Environment variable (repeatable)."`
 	StatePath   string   `default:"/state" placeholder:"PATH" help:"Where the state volume is mounted."`
+	HealthFlags `embed:""`
 	NoReconcile bool     `help:"Only change the registry."`
 	Command     []string `arg:"" optional:"" placeholder:"CMD" help:"Command and arguments, after --."`
 }
@@ -41,6 +43,10 @@ func (c *AgentAddCmd) Run(ctx context.Context, e *env) error {
 		a.Instances = []string{watchdog.DefaultInstance}
 	}
 	// Validate before opening the registry: bad input writes nothing, not even a new file.
+	if err := c.HealthFlags.validate(); err != nil {
+		return err
+	}
+	c.HealthFlags.apply(&a)
 	if err := a.Validate(); err != nil {
 		return err
 	}
@@ -60,16 +66,18 @@ func (c *AgentAddCmd) Run(ctx context.Context, e *env) error {
 
 // AgentSetCmd is `agent set`.
 type AgentSetCmd struct {
-	Name        string   `arg:"" name:"agent" help:"Agent to change."`
-	Image       string   `placeholder:"IMG" help:"New image."`
-	Instance    []string `sep:"none" placeholder:"NAME" help:"Replace the instance list (repeatable)."`
-	HostMode    *bool    `negatable:"" help:"Switch host mode on or off."`
-	Env         []string `sep:"none" placeholder:"K=V" help:"Replace the environment (repeatable)."`
-	ClearEnv    bool     `help:"Remove every environment variable."`
-	StatePath   string   `placeholder:"PATH" help:"New state volume mount point."`
-	Purge       bool     `help:"Also remove the state volumes of instances that leave."`
-	NoReconcile bool     `help:"Only change the registry."`
-	Command     []string `arg:"" optional:"" placeholder:"CMD" help:"Replace the command, after --."`
+	Name          string   `arg:"" name:"agent" help:"Agent to change."`
+	Image         string   `placeholder:"IMG" help:"New image."`
+	Instance      []string `sep:"none" placeholder:"NAME" help:"Replace the instance list (repeatable)."`
+	HostMode      *bool    `negatable:"" help:"Switch host mode on or off."`
+	Env           []string `sep:"none" placeholder:"K=V" help:"Replace the environment (repeatable)."`
+	ClearEnv      bool     `help:"Remove every environment variable."`
+	StatePath     string   `placeholder:"PATH" help:"New state volume mount point."`
+	HealthFlags   `embed:""`
+	NoHealthCheck bool     `name:"no-health-check" help:"Remove the agent's health check (an image's own HEALTHCHECK then applies again)."`
+	Purge         bool     `help:"Also remove the state volumes of instances that leave."`
+	NoReconcile   bool     `help:"Only change the registry."`
+	Command       []string `arg:"" optional:"" placeholder:"CMD" help:"Replace the command, after --."`
 }
 
 // Run implements the command.
@@ -79,6 +87,9 @@ func (c *AgentSetCmd) Run(ctx context.Context, e *env) error {
 	}
 	if c.ClearEnv && len(c.Env) > 0 {
 		return fmt.Errorf("%w: --clear-env and --env %q together", watchdog.ErrInvalid, c.Env[0])
+	}
+	if c.NoHealthCheck && c.HealthFlags.any() {
+		return fmt.Errorf("%w: --no-health-check and --health-* together", watchdog.ErrInvalid)
 	}
 	if err := c.validate(); err != nil {
 		return err // before opening: bad input writes nothing, not even a new file
@@ -110,9 +121,16 @@ func (c *AgentSetCmd) Run(ctx context.Context, e *env) error {
 		if len(c.Command) > 0 {
 			a.Command = c.Command
 		}
+		if c.NoHealthCheck {
+			a.Health = watchdog.HealthCheck{}
+		}
+		c.HealthFlags.apply(a)
 		return nil
 	})
 	if err != nil {
+		return err
+	}
+	if err := e.dropHoldsOf(ctx, db, e.names(before)); err != nil {
 		return err
 	}
 	if c.NoReconcile {
@@ -141,9 +159,11 @@ func (c *AgentSetCmd) validate() error {
 		}
 	}
 	if c.StatePath != "" {
-		return watchdog.ValidateStatePath(c.StatePath)
+		if err := watchdog.ValidateStatePath(c.StatePath); err != nil {
+			return err
+		}
 	}
-	return nil
+	return c.HealthFlags.validate()
 }
 
 // AgentRmCmd is `agent rm`.
@@ -165,6 +185,9 @@ func (c *AgentRmCmd) Run(ctx context.Context, e *env) error {
 	defer db.Close()
 	a, err := db.DeleteAgent(ctx, c.Name)
 	if err != nil {
+		return err
+	}
+	if err := e.dropHoldsOf(ctx, db, e.names(a)); err != nil {
 		return err
 	}
 	if c.NoReconcile {
@@ -190,12 +213,13 @@ func (c *AgentLsCmd) Run(ctx context.Context, e *env) error {
 		return err
 	}
 	if c.JSON {
-		if as == nil {
-			as = []watchdog.Agent{}
+		holds, err := db.Holds(ctx)
+		if err != nil {
+			return err
 		}
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(as)
+		return enc.Encode(e.withHolds(as, holds))
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "AGENT\tIMAGE\tMODE\tINSTANCES")
@@ -209,6 +233,38 @@ func (c *AgentLsCmd) Run(ctx context.Context, e *env) error {
 	return tw.Flush()
 }
 
+// agentJSON is an agent as `agent ls --json` shows it: the registry's
+// fields and, by instance, the holds in force.
+type agentJSON struct {
+	watchdog.Agent
+	Holds map[string]holdJSON `json:"holds,omitempty"`
+}
+
+type holdJSON struct {
+	Reason string    `json:"reason"`
+	Since  time.Time `json:"since"`
+	Until  time.Time `json:"until,omitzero"`
+}
+
+// withHolds pairs each agent with the active holds of its instances.
+func (e *env) withHolds(as []watchdog.Agent, holds map[string]watchdog.Hold) []agentJSON {
+	out := make([]agentJSON, 0, len(as))
+	now := e.clock.Now()
+	for _, a := range as {
+		aj := agentJSON{Agent: a}
+		for _, in := range a.Instances {
+			if h, ok := holds[watchdog.ContainerName(e.g.Prefix, a.Name, in)]; ok && h.Active(now) {
+				if aj.Holds == nil {
+					aj.Holds = map[string]holdJSON{}
+				}
+				aj.Holds[in] = holdJSON{Reason: h.Reason, Since: h.Since, Until: h.Until}
+			}
+		}
+		out = append(out, aj)
+	}
+	return out
+}
+
 // names lists the container names of an agent's instances.
 func (e *env) names(a watchdog.Agent) []string {
 	out := make([]string, 0, len(a.Instances))
@@ -218,11 +274,15 @@ func (e *env) names(a watchdog.Agent) []string {
 	return out
 }
 
-// converge reconciles names against the registry and prints the outcome.
-// After a registry change (changed), a failure keeps the change and says so.
+// converge reconciles names against the registry and prints the outcome;
+// held containers are left alone ("held NAME"). After a registry change
+// (changed), a failure keeps the change and says so.
 func (e *env) converge(ctx context.Context, db *sqlite.DB, names []string, opt watchdog.ConvergeOptions, changed bool) error {
 	agents, err := db.Agents(ctx)
 	if err != nil {
+		return err
+	}
+	if opt.Held, err = e.heldExpected(ctx, db, agents); err != nil {
 		return err
 	}
 	rs, err := e.reconciler(db).Converge(ctx, agents, names, opt)

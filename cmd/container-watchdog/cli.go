@@ -58,6 +58,9 @@ type CLI struct {
 	Run       RunCmd       `cmd:"" help:"Run the watchdog daemon."`
 	Status    StatusCmd    `cmd:"" help:"Show expected instances and their observed state."`
 	Events    EventsCmd    `cmd:"" help:"Show the persisted event log."`
+	Hold      HoldCmd      `cmd:"" help:"Hold containers: the watchdog neither recreates nor restarts nor reports them until released."`
+	Release   ReleaseCmd   `cmd:"" help:"End holds: the next tick judges the containers as usual."`
+	Notify    NotifyCmd    `cmd:"" help:"Manage notification sinks (webhooks, chat, e-mail)."`
 	Version   VersionCmd   `cmd:"" help:"Print the version."`
 }
 

@@ -13,6 +13,8 @@ import (
 	"github.com/container-watchdog/container-watchdog/watchdog"
 	"github.com/container-watchdog/container-watchdog/watchdog/httpapi"
 	"github.com/container-watchdog/container-watchdog/watchdog/journal"
+	"github.com/container-watchdog/container-watchdog/watchdog/metrics"
+	wnotify "github.com/container-watchdog/container-watchdog/watchdog/notify"
 	"github.com/container-watchdog/container-watchdog/watchdog/sqlite"
 	"github.com/container-watchdog/container-watchdog/watchdog/systemd"
 )
@@ -41,6 +43,7 @@ type daemonRun struct {
 	e        *env
 	notify   notifier
 	liveness *watchdog.Liveness
+	metrics  *metrics.Metrics
 	tasks    []task
 }
 
@@ -63,6 +66,7 @@ func (c *RunCmd) daemon(ctx context.Context, e *env, db *sqlite.DB) error {
 		}
 	}
 	e.log.Info("container-watchdog starting", "version", version(), "listen", ln.Addr().String(), "interval", interval, "prefix", e.g.Prefix)
+	privateRegistryFolder(e)
 	d := c.wire(e, db, ln, interval, systemd.Notifier{})
 	err = d.run(ctx)
 	e.log.Info("container-watchdog stopped")
@@ -70,14 +74,19 @@ func (c *RunCmd) daemon(ctx context.Context, e *env, db *sqlite.DB) error {
 }
 
 // wire builds the daemon's tasks: the HTTP listener, the SSE broker, the
-// tick loop and (unless --no-events) docker's event follower.
+// tick loop, the notification sender and (unless --no-events) docker's
+// event follower. The tick queues notifications with each event it stores;
+// its publish only wakes the sender.
 func (c *RunCmd) wire(e *env, db *sqlite.DB, ln net.Listener, interval time.Duration, n notifier) *daemonRun {
 	d := &daemonRun{e: e, notify: n, liveness: &watchdog.Liveness{Interval: interval}}
 	broker := httpapi.NewBroker(256)
-	api := &httpapi.Server{Broker: broker, Events: db, Liveness: d.liveness, Clock: e.clock}
-	w := c.watcher(e, db, watchdog.Publishers{journal.New(e.stderr), broker})
+	sender := c.NotifyOptions.sender(e, db)
+	d.metrics = metrics.New(metrics.Options{Version: version(), Prefix: e.g.Prefix, Interval: interval, SSE: broker.Stats, Sinks: sinkStats(sender)})
+	api := &httpapi.Server{Broker: broker, Events: db, Liveness: d.liveness, Clock: e.clock, Addr: ln.Addr(), Metrics: d.metrics.Handler(),
+		Notifications: sender.Stats}
+	w := c.watcher(e, db, watchdog.Publishers{journal.New(e.stderr), broker, d.metrics, sender})
 	lt := newLoopTask(w, interval, c.Settle, e, d.afterTick)
-	d.tasks = []task{newHTTPTask(ln, api.Handler(), serverLimits), readyTask(broker.Run), lt}
+	d.tasks = []task{newHTTPTask(ln, api.Handler(), serverLimits), readyTask(broker.Run), lt, readyTask(sender.Run)}
 	if !c.NoEvents {
 		w.Evidence = watchdog.NewEvidence(16, 10*time.Minute)
 		f := &watchdog.Follower{
@@ -122,6 +131,7 @@ func (d *daemonRun) run(ctx context.Context) error {
 // A wedged loop never gets here, so systemd kills and restarts it.
 func (d *daemonRun) afterTick(rep watchdog.TickReport, err error) {
 	d.liveness.Record(rep, err, d.e.clock.Now())
+	d.metrics.ObserveTick(rep, err)
 	switch {
 	case err != nil:
 		d.e.log.Warn("tick skipped", "err", err)
@@ -188,4 +198,15 @@ func writeFileAtomic(path, content string) error {
 		return fmt.Errorf("write --addr-file %s: %w", path, err)
 	}
 	return nil
+}
+
+// sinkStats adapts the notifier's counts to what /metrics reads at scrape.
+func sinkStats(s *wnotify.Sender) metrics.SinkStats {
+	return func() []metrics.SinkStat {
+		var out []metrics.SinkStat
+		for _, st := range s.Stats() {
+			out = append(out, metrics.SinkStat{Sink: st.Sink, Delivered: st.Delivered, Failed: st.Failed, Dropped: st.Dropped, Queue: st.Queue})
+		}
+		return out
+	}
 }

@@ -53,13 +53,16 @@ func BenchmarkEngine(b *testing.B) {
 	}
 	var rows []engRow
 	fmt.Printf("engine benchmark: docker %s, image %s, prefix %s, %d CPUs\n", e.docker, e.image, e.root, runtime.NumCPU())
-	sections := os.Getenv("CW_BENCH_SECTIONS") // latency,repair,tick; default all
+	sections := os.Getenv("CW_BENCH_SECTIONS") // latency,repair,removal,tick; default all
 	want := func(name string) bool { return sections == "" || slices.Contains(strings.Split(sections, ","), name) }
 	if want("latency") {
 		rows = append(rows, e.benchLatency(b, samples)...)
 	}
 	if want("repair") {
 		rows = append(rows, e.benchRepair(b, rounds)...)
+	}
+	if want("removal") {
+		rows = append(rows, e.benchRepeatedRemoval(b, engEnvInt("CW_BENCH_REMOVAL_ROUNDS", 5), engEnvInt("CW_BENCH_REMOVAL_LOOP_SECONDS", 120))...)
 	}
 	if want("tick") {
 		rows = append(rows, e.benchTickAndIdle(b, sizes, reps, idle)...)

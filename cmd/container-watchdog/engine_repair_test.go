@@ -77,7 +77,9 @@ var engNextAttemptRe = regexp.MustCompile(`next attempt at (\S+)`)
 // is no registry to pull from), container_recreate_failed carries docker's
 // stderr, and the next attempt waits for --backoff-initial: the image is
 // put back the moment the failure is reported, so any earlier attempt
-// would succeed earlier than the backoff allows.
+// would succeed earlier than the backoff allows. (--repair-burst 1: the
+// default burst retries the first failures at once, which
+// TestEngine/rmagain and the unit tests cover.)
 func (e *engine) testRecreateFails(t *testing.T) {
 	s := e.scenario(t, "runfails")
 	gone := strings.TrimSuffix(e.root, "-") + "-gone:v1"
@@ -86,7 +88,7 @@ func (e *engine) testRecreateFails(t *testing.T) {
 	s.cli("agent", "add", "dev", "--image", gone)
 	e.waitStatus(t, name, "running")
 	const backoff = 3 * time.Second
-	d := s.startDaemon(t, engineInterval, nil, "--backoff-initial", backoff.String())
+	d := s.startDaemon(t, engineInterval, nil, "--backoff-initial", backoff.String(), "--repair-burst", "1")
 	sse := d.subscribe(t)
 	d.ready(t)
 

@@ -23,7 +23,9 @@ package main
 // The files: this one lists the scenarios. engine_detection_test.go holds
 // those where the watchdog reports and leaves the container alone (stop,
 // kill, orphan, a death during a tick), engine_repair_test.go those where
-// it recreates it (rm, a failing run, docker unreachable and back).
+// it recreates it (rm, a failing run, docker unreachable and back),
+// engine_health_test.go issue 8's (health checks and restarts, a hold,
+// repeated removals).
 // engine_helpers_test.go is the engine, the test image and the docker CLI;
 // engine_daemon_helpers_test.go the daemon under test as its /state,
 // /healthz and SSE stream show it; engine_bench_test.go the benchmark.
@@ -48,4 +50,7 @@ func TestEngine(t *testing.T) {
 	t.Run("unreachable", e.testUnreachable)
 	t.Run("orphan", e.testOrphan)
 	t.Run("startuprace", e.testStartupRace)
+	t.Run("health", e.testHealth)
+	t.Run("holdrm", e.testHoldRemove)
+	t.Run("rmagain", e.testRepeatedRemoval)
 }

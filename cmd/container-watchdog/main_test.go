@@ -23,6 +23,7 @@ func TestMain(m *testing.M) {
 		"activate":           activateProgram,
 		"pidexec":            pidexecProgram,
 		"sseclient":          sseclientProgram,
+		"webhookrecv":        webhookrecvProgram,
 	})
 }
 

@@ -31,9 +31,11 @@ type RunCmd struct {
 	NoEvents          bool          `help:"Do not follow docker events; detect by polling alone."`
 	Settle            time.Duration `default:"100ms" placeholder:"DUR" help:"After a docker event, wait this long so one tick sees the whole burst."`
 	RepairParallelism int           `placeholder:"N" help:"Most recreations at once (default: 2 per CPU, at least 4)."`
-	BackoffInitial    time.Duration `default:"10s" placeholder:"DUR" help:"Wait before the second recreation of an instance in a streak; doubles each time."`
+	BackoffInitial    time.Duration `default:"10s" placeholder:"DUR" help:"Wait before the first paced recreation of an instance in a streak (after --repair-burst); doubles each time."`
 	BackoffMax        time.Duration `default:"5m" placeholder:"DUR" help:"Longest wait between recreations of an instance."`
 	BackoffReset      time.Duration `default:"10m" placeholder:"DUR" help:"Running this long after a recreation ends the streak."`
+	RepairBurst       int           `default:"3" placeholder:"N" help:"Recreations of an instance in a streak that start at once, before pacing begins."`
+	NotifyOptions     `embed:""`
 }
 
 // Run implements the command.
@@ -48,6 +50,12 @@ func (c *RunCmd) Run(ctx context.Context, e *env) error {
 	}
 	if c.Settle < 0 || c.RepairParallelism < 0 {
 		return fmt.Errorf("%w: --settle %s and --repair-parallelism %d must not be negative", watchdog.ErrInvalid, c.Settle, c.RepairParallelism)
+	}
+	if c.RepairBurst < 1 {
+		return fmt.Errorf("%w --repair-burst %d: must be at least 1 (the first recreation is always at once)", watchdog.ErrInvalid, c.RepairBurst)
+	}
+	if err := c.NotifyOptions.validate(); err != nil {
+		return err
 	}
 	path, err := e.g.dbPath()
 	if err != nil {
@@ -102,6 +110,6 @@ func (c *RunCmd) watcher(e *env, db *sqlite.DB, pub watchdog.Publisher) *watchdo
 		Clock:       e.clock,
 		Log:         e.log,
 		Parallelism: c.RepairParallelism,
-		Backoff:     watchdog.Backoff{Initial: c.BackoffInitial, Max: c.BackoffMax, Reset: c.BackoffReset, Burst: 1},
+		Backoff:     watchdog.Backoff{Initial: c.BackoffInitial, Max: c.BackoffMax, Reset: c.BackoffReset, Burst: c.RepairBurst},
 	}
 }

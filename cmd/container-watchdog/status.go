@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"text/tabwriter"
+	"time"
 
 	"github.com/container-watchdog/container-watchdog/watchdog"
 )
@@ -46,9 +47,9 @@ func (c *StatusCmd) Run(ctx context.Context, e *env) error {
 		}
 	} else {
 		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "CONTAINER\tAGENT\tINSTANCE\tSTATE")
+		fmt.Fprintln(tw, "CONTAINER\tAGENT\tINSTANCE\tSTATE\tHEALTH\tHELD")
 		for _, s := range sts {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.Container, s.Agent, s.Instance, s.State)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Container, s.Agent, s.Instance, s.State, orDash(string(s.Health)), heldText(s))
 		}
 		if err := tw.Flush(); err != nil {
 			return err
@@ -60,4 +61,19 @@ func (c *StatusCmd) Run(ctx context.Context, e *env) error {
 		}
 	}
 	return nil
+}
+
+// heldText is the HELD column: "-", or "yes", the end and the reason.
+func heldText(s watchdog.InstanceState) string {
+	if !s.Held {
+		return "-"
+	}
+	t := "yes"
+	if !s.HoldUntil.IsZero() {
+		t += " until " + s.HoldUntil.UTC().Format(time.RFC3339)
+	}
+	if s.HoldReason != "" {
+		t += ": " + s.HoldReason
+	}
+	return t
 }

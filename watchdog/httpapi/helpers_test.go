@@ -35,6 +35,7 @@ type fakeLog struct {
 	hook       func()
 	hookBefore bool
 	err        error
+	lastCalls  int // LastEvents calls (lastevents_test.go)
 }
 
 func (l *fakeLog) append(evs ...watchdog.Event) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -11,11 +12,15 @@ import (
 
 	"github.com/container-watchdog/container-watchdog/watchdog"
 	"github.com/container-watchdog/container-watchdog/watchdog/clock"
+	"github.com/container-watchdog/container-watchdog/watchdog/httpapi/dashboard"
+	"github.com/container-watchdog/container-watchdog/watchdog/notify"
 )
 
-// EventLog is the persisted log replay reads from.
+// EventLog is the persisted log replay and /state's last events read from.
 type EventLog interface {
 	Events(ctx context.Context, since int64, limit int) ([]watchdog.Event, error)
+	// LastEvents returns the newest event of each container.
+	LastEvents(ctx context.Context) ([]watchdog.Event, error)
 }
 
 // Liveness is what the loop last did and whether it is alive
@@ -38,6 +43,15 @@ type Server struct {
 	Retry time.Duration
 	// WriteTimeout bounds each write to a client, so a stuck one is let go.
 	WriteTimeout time.Duration
+	// Addr is the listener's address: on loopback, requests naming another
+	// host are refused (guard.go).
+	Addr net.Addr
+	// Metrics, when set, serves GET /metrics.
+	Metrics http.Handler
+	// Notifications, when set, gives each sink's queue and last error for /state.
+	Notifications func() []notify.SinkStats
+
+	last lastEvents
 }
 
 // Handler returns the routes.
@@ -46,7 +60,13 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /events", s.events)
 	mux.HandleFunc("GET /state", s.state)
 	mux.HandleFunc("GET /healthz", s.healthz)
-	return mux
+	if s.Metrics != nil {
+		mux.Handle("GET /metrics", s.Metrics)
+	}
+	dash := dashboard.Handler()
+	mux.Handle("GET /{$}", dash)
+	mux.Handle("GET /assets/", dash)
+	return guard(s.Addr, mux)
 }
 
 const replayPage = 500
@@ -143,8 +163,13 @@ func lastEventID(r *http.Request) (int64, bool, error) {
 }
 
 type stateJSON struct {
-	Tick      *tickJSON                `json:"tick"`
-	Instances []watchdog.InstanceState `json:"instances"`
+	Tick      *tickJSON      `json:"tick"`
+	Instances []instanceJSON `json:"instances"`
+	// LastEventID is the newest event in the log: a client that follows
+	// /events?since= it misses nothing after this answer.
+	LastEventID    int64              `json:"last_event_id"`
+	LastEventError string             `json:"last_event_error,omitempty"`
+	Notifications  []notify.SinkStats `json:"notifications,omitempty"`
 }
 
 type tickJSON struct {
@@ -153,19 +178,22 @@ type tickJSON struct {
 	Duration   string              `json:"duration"`
 	Result     watchdog.TickResult `json:"result"`
 	Error      string              `json:"error,omitempty"`
+	// Degraded says why a completed tick could not use the registry.
+	Degraded string `json:"degraded,omitempty"`
 }
 
-func (s *Server) state(w http.ResponseWriter, _ *http.Request) {
+func (s *Server) state(w http.ResponseWriter, r *http.Request) {
 	rep, ok := s.Liveness.Last()
-	out := stateJSON{Instances: []watchdog.InstanceState{}}
+	var out stateJSON
 	if ok {
 		out.Tick = &tickJSON{
 			Time: rep.Started, DurationMS: float64(rep.Duration.Microseconds()) / 1000,
-			Duration: rep.Duration.String(), Result: rep.Result, Error: rep.Error,
+			Duration: rep.Duration.String(), Result: rep.Result, Error: rep.Error, Degraded: rep.Degraded,
 		}
-		if rep.Instances != nil {
-			out.Instances = rep.Instances
-		}
+	}
+	out.Instances, out.LastEventID, out.LastEventError = s.last.attach(r.Context(), s.Events, rep.Instances)
+	if s.Notifications != nil {
+		out.Notifications = s.Notifications()
 	}
 	writeJSON(w, http.StatusOK, out)
 }

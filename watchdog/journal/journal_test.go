@@ -3,6 +3,7 @@ package journal_test
 import (
 	"bytes"
 	"errors"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -63,6 +64,47 @@ func TestMessageIDs(t *testing.T) {
 		watchdog.EventUnhealthy, watchdog.EventHealthy, watchdog.EventUnhealthyRestarted, watchdog.EventUnhealthyRestartFailed, watchdog.EventHeld, watchdog.EventReleased} {
 		if _, ok := seen[typ.MessageID()]; !ok {
 			t.Errorf("contract type %s missing from EventTypes", typ)
+		}
+	}
+}
+
+// The shipped catalog (units/container-watchdog.catalog) explains every
+// event type, and lists no id that is none of theirs but the fallback.
+func TestCatalogHasAnEntryPerMessageID(t *testing.T) {
+	b, err := os.ReadFile("../../units/container-watchdog.catalog")
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries := map[string]string{} // MESSAGE_ID -> its entry's text
+	var id string
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "-- "); ok {
+			id = strings.TrimSpace(rest)
+			if _, dup := entries[id]; dup {
+				t.Errorf("catalog entry %s twice", id)
+			}
+			entries[id] = ""
+			continue
+		}
+		if id != "" {
+			entries[id] += line + "\n"
+		}
+	}
+	known := map[string]bool{watchdog.EventType("").MessageID(): true}
+	for _, typ := range watchdog.EventTypes() {
+		known[typ.MessageID()] = true
+		text, ok := entries[typ.MessageID()]
+		if !ok {
+			t.Errorf("%s: no catalog entry for MESSAGE_ID %s", typ, typ.MessageID())
+			continue
+		}
+		if !strings.HasPrefix(text, "Subject: ") || !strings.Contains(text, "Defined-By: container-watchdog\n") {
+			t.Errorf("%s: catalog entry lacks Subject or Defined-By:\n%s", typ, text)
+		}
+	}
+	for id := range entries {
+		if !known[id] {
+			t.Errorf("catalog entry %s is no event type's MESSAGE_ID", id)
 		}
 	}
 }

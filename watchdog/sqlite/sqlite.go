@@ -32,6 +32,8 @@ type DB struct {
 	// Clock stamps agents and events that carry no time (default: the
 	// system clock).
 	Clock clock.Clock
+	// queue is queueSQL, prepared once: it runs in every event's transaction.
+	queue *sql.Stmt
 }
 
 // DefaultBusyTimeout is how long a write waits for another process's
@@ -58,9 +60,12 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 		return nil, fmt.Errorf("%w registry path: empty", watchdog.ErrInvalid)
 	}
 	if dir := filepath.Dir(path); dir != "" {
-		if err := os.MkdirAll(dir, 0o750); err != nil {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("create registry folder %s: %w", dir, err)
 		}
+	}
+	if err := privateFile(path); err != nil {
+		return nil, err
 	}
 	q := url.Values{}
 	q.Set("_journal_mode", "WAL")
@@ -76,6 +81,14 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 	if err := d.migrate(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open registry %s: %w", path, err)
+	}
+	if d.queue, err = db.PrepareContext(ctx, queueSQL); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := privateSidecars(path); err != nil {
+		db.Close()
+		return nil, err
 	}
 	return d, nil
 }
@@ -422,8 +435,10 @@ func (d *DB) appendEvent(ctx context.Context, tx *sql.Tx, e *watchdog.Event) err
 	if err != nil {
 		return fmt.Errorf("append %s event for %s: %w", e.Type, e.Container, err)
 	}
-	e.ID, err = res.LastInsertId()
-	return err
+	if e.ID, err = res.LastInsertId(); err != nil {
+		return err
+	}
+	return d.queueNotifications(ctx, tx, e)
 }
 
 // Events returns up to limit events with an id above since, oldest first
@@ -432,8 +447,13 @@ func (d *DB) Events(ctx context.Context, since int64, limit int) ([]watchdog.Eve
 	if limit <= 0 {
 		limit = -1
 	}
-	rows, err := d.db.QueryContext(ctx,
+	return d.queryEvents(ctx,
 		`SELECT id, time, type, container, agent, instance, detail, evidence FROM events WHERE id > ? ORDER BY id LIMIT ?`, since, limit)
+}
+
+// queryEvents runs a query selecting the events table's columns in order.
+func (d *DB) queryEvents(ctx context.Context, query string, args ...any) ([]watchdog.Event, error) {
+	rows, err := d.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read events: %w", err)
 	}

@@ -188,8 +188,7 @@ func (t *truth) judge(e watchdog.Event) {
 			p.killed = time.Time{}
 		}
 	case watchdog.EventRecreated:
-		// A container created and never started is replaced too.
-		if !was(watchdog.EventMissing, watchdog.EventRecreateFailed) && !(was(watchdog.EventStopped) && strings.Contains(prev.Detail, "docker state created")) {
+		if !was(watchdog.EventMissing, watchdog.EventRecreateFailed) {
 			why = "it was not reported missing"
 		}
 	case watchdog.EventRunning:

@@ -191,7 +191,7 @@ var runCmd = &command{
 		valFlag("volume", "v"), valFlag("network", "net"), boolFlag("rm"),
 		// Accepted and ignored: plausible for a caller, irrelevant to the fake.
 		boolFlag("init"), boolFlag("interactive", "i"), boolFlag("tty", "t"),
-		boolFlag("read-only"), boolFlag("privileged"), boolFlag("no-healthcheck"),
+		boolFlag("read-only"), boolFlag("privileged"),
 		valFlag("user", "u"), valFlag("workdir", "w"), valFlag("entrypoint"),
 		valFlag("hostname", "h"), valFlag("memory", "m"), valFlag("cpus"),
 		valFlag("pull"), valFlag("stop-timeout"), valFlag("stop-signal"),
@@ -199,6 +199,7 @@ var runCmd = &command{
 		valFlag("cap-drop"), valFlag("security-opt"), valFlag("tmpfs"),
 		valFlag("add-host"), valFlag("publish", "p"), valFlag("pids-limit"),
 		valFlag("platform"),
+		healthFlags[0], healthFlags[1], healthFlags[2], healthFlags[3], healthFlags[4], healthFlags[5],
 	},
 	interspersed: false, minArgs: 1, maxArgs: -1, usage: "[OPTIONS] IMAGE [COMMAND] [ARG...]",
 	faultKey: "run", failCode: 125, targets: runTargets,
@@ -293,6 +294,12 @@ func createContainer(c *call, st *state, p *parsedFlags) (*Container, int) {
 		ct.Mounts = append(ct.Mounts, src+":"+dst)
 		vols = append(vols, src)
 	}
+
+	hc, err := healthcheckFromFlags(p, st.ImageHealthchecks[normalizeImage(image)])
+	if err != nil {
+		return nil, c.errorf(125, "docker: %v\nSee 'docker run --help'.", err)
+	}
+	ct.Healthcheck = hc
 
 	// Docker resolves the image before it creates (and name-checks) the
 	// container, so a missing image wins over a name conflict.
@@ -456,6 +463,36 @@ func lifecycle(key string, flags []flagSpec, to string, exit int, signal string)
 			return code, dirty
 		},
 	}
+}
+
+// restartCmd is docker restart: a running container is stopped (kill
+// with SIGTERM, die, stop) and started again (start, restart), one that is
+// not running just started; either way its health check begins again at
+// "starting".
+var restartCmd = &command{
+	flags: []flagSpec{valFlag("time", "t")}, interspersed: true, minArgs: 1, maxArgs: -1,
+	usage: "[OPTIONS] CONTAINER [CONTAINER...]", faultKey: "restart", failCode: 1, targets: namedArgs,
+	fn: func(c *call, st *state, p *parsedFlags) (int, bool) {
+		code, dirty := 0, false
+		for _, ref := range p.args {
+			ct := st.find(ref)
+			if ct == nil {
+				fmt.Fprintf(c.stderr, "Error response from daemon: No such container: %s\n", ref)
+				code = 1
+				continue
+			}
+			if isUp(ct.State) {
+				st.emit(ct, "kill", "signal", "15")
+				setState(st, ct, "exited", 0)
+				st.emit(ct, "stop")
+			}
+			setState(st, ct, "running", 0)
+			st.emit(ct, "restart")
+			dirty = true
+			fmt.Fprintln(c.stdout, ref)
+		}
+		return code, dirty
+	},
 }
 
 var (

@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -123,6 +124,7 @@ func setState(st *state, ct *Container, to string, exit int) {
 	ct.State, ct.ExitCode = to, exit
 	if to == "running" && !isUp(from) {
 		ct.OOMKilled = false // as docker resets it on start
+		startHealth(ct)
 	}
 	switch {
 	case from == to:
@@ -350,6 +352,11 @@ var eventsCmd = &command{
 			}
 			if !until.IsZero() && !c.clock().Before(until) {
 				return 0, false
+			}
+			if _, err := os.Stat(filepath.Dir(c.statePath)); errors.Is(err, fs.ErrNotExist) {
+				// The test that made this fake is gone (its $WORK removed):
+				// a follower left behind must not run for ever.
+				return 1, false
 			}
 			select {
 			case <-c.ctx.Done():

@@ -88,6 +88,7 @@ func init() {
 		"start":           startCmd,
 		"stop":            stopCmd,
 		"kill":            killCmd,
+		"restart":         restartCmd,
 		"inspect":         inspectCmd,
 		"events":          eventsCmd,
 		"version":         versionCmd,
@@ -104,6 +105,7 @@ func init() {
 		"fake-fault":      fakeFaultCmd,
 		"fake-image":      fakeImageCmd,
 		"fake-events-end": fakeEventsEndCmd,
+		"fake-health":     fakeHealthCmd,
 	}
 }
 

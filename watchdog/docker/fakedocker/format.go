@@ -152,7 +152,7 @@ func statusText(c *Container, age time.Duration) string {
 	h := humanDuration(age)
 	switch c.State {
 	case "running":
-		return "Up " + h
+		return "Up " + h + healthSuffix(c)
 	case "paused":
 		return "Up " + h + " (Paused)"
 	case "restarting":
@@ -227,6 +227,9 @@ type inspectState struct {
 	Error      string
 	StartedAt  string
 	FinishedAt string
+	// Health is nil (null in templates, absent in JSON) without an
+	// active health check, as in docker.
+	Health *Health `json:",omitempty"`
 }
 
 type inspectHostConfig struct {
@@ -248,11 +251,12 @@ type inspectMount struct {
 }
 
 type inspectConfig struct {
-	Hostname string
-	Image    string
-	Env      []string
-	Cmd      []string
-	Labels   map[string]string
+	Hostname    string
+	Image       string
+	Env         []string
+	Cmd         []string
+	Healthcheck *Healthcheck `json:",omitempty"`
+	Labels      map[string]string
 }
 
 type inspectVolume struct {
@@ -275,11 +279,12 @@ func newInspectContainer(c *Container, now time.Time) inspectContainer {
 		Name:    "/" + c.Name,
 		Mounts:  []inspectMount{},
 		Config: inspectConfig{
-			Hostname: shortID(c.ID),
-			Image:    c.Image,
-			Env:      c.Env,
-			Cmd:      c.Cmd,
-			Labels:   c.Labels,
+			Hostname:    shortID(c.ID),
+			Image:       c.Image,
+			Env:         c.Env,
+			Cmd:         c.Cmd,
+			Healthcheck: c.Healthcheck,
+			Labels:      c.Labels,
 		},
 	}
 	if ic.Config.Labels == nil {
@@ -301,6 +306,13 @@ func newInspectContainer(c *Container, now time.Time) inspectContainer {
 	}
 	if ic.State.Running {
 		ic.State.Pid = 4242
+	}
+	if c.Healthcheck.active() && c.Health != nil {
+		h := *c.Health
+		if h.Log == nil {
+			h.Log = []Probe{}
+		}
+		ic.State.Health = &h
 	}
 	if c.State != "created" {
 		ic.State.StartedAt = created

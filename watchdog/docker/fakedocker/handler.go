@@ -148,6 +148,22 @@ func (d *Docker) Remove(names ...string) error {
 	return err
 }
 
+// SetHealth is a health probe's verdict on a running container with a
+// health check (fake-health): status (starting, healthy, unhealthy), and
+// unless starting a probe logged with exitCode and output; docker's
+// health_status event when the status changes.
+func (d *Docker) SetHealth(name, status string, exitCode int, output string) error {
+	_, err := d.Do(context.Background(), "fake-health", name, status, "--exit", strconv.Itoa(exitCode), "--output", output)
+	return err
+}
+
+// ImageHealthcheck gives image its own HEALTHCHECK CMD-SHELL cmd, or
+// takes it away with "NONE" (fake-image healthcheck).
+func (d *Docker) ImageHealthcheck(image, cmd string) error {
+	_, err := d.Do(context.Background(), "fake-image", "healthcheck", image, cmd)
+	return err
+}
+
 // SetFault sets the fault of key (a command such as "ps", "volume" or
 // "all", or FaultKey(cmd, container)) as fake-fault does: f.Hang, else
 // a failure printing f.Fail; f.Times uses, or until cleared when 0.

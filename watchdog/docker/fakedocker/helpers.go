@@ -176,10 +176,26 @@ var fakeFaultCmd = &command{
 
 const fakeFaultCmdUsage = "CMD fail TEXT [TIMES] | CMD hang [TIMES] | CMD clear"
 
+const fakeImageCmdUsage = "add|rm IMAGE... | healthcheck IMAGE CMD|NONE"
+
 var fakeImageCmd = &command{
-	minArgs: 2, maxArgs: -1, usage: "add|rm IMAGE...", interspersed: true,
+	minArgs: 2, maxArgs: -1, usage: fakeImageCmdUsage, interspersed: true,
 	fn: func(c *call, st *state, p *parsedFlags) (int, bool) {
 		switch p.args[0] {
+		case "healthcheck":
+			// The image's own HEALTHCHECK CMD (a shell command), or NONE.
+			if len(p.args) != 3 {
+				return c.errorf(1, "usage: fake-image %s", fakeImageCmdUsage), false
+			}
+			if st.ImageHealthchecks == nil {
+				st.ImageHealthchecks = map[string]*Healthcheck{}
+			}
+			img, cmd := normalizeImage(p.args[1]), p.args[2]
+			if cmd == "NONE" {
+				delete(st.ImageHealthchecks, img)
+				return 0, true
+			}
+			st.ImageHealthchecks[img] = &Healthcheck{Test: []string{"CMD-SHELL", cmd}}
 		case "add":
 			for _, img := range p.args[1:] {
 				if !hasImage(st, img) {
@@ -206,7 +222,7 @@ var fakeImageCmd = &command{
 			}
 			st.Images = kept
 		default:
-			return c.errorf(1, "usage: fake-image add|rm IMAGE..."), false
+			return c.errorf(1, "usage: fake-image %s", fakeImageCmdUsage), false
 		}
 		return 0, true
 	},

@@ -20,6 +20,9 @@ type state struct {
 	// while [] means "no image exists", and that difference must survive.
 	Images []string          `json:"images"`
 	Faults map[string]*Fault `json:"faults,omitempty"`
+	// ImageHealthchecks are images' own HEALTHCHECKs, by normalized
+	// reference (fake-image healthcheck).
+	ImageHealthchecks map[string]*Healthcheck `json:"image_healthchecks,omitempty"`
 
 	// events are what this call did to containers, in order, for the
 	// events file (see emit); they are not part of the saved state.
@@ -48,6 +51,10 @@ type Container struct {
 	Created string   `json:"created,omitempty"`
 	// AutoRemove (run --rm) makes the container vanish once it stops.
 	AutoRemove bool `json:"auto_remove,omitempty"`
+	// Healthcheck is its health check (run --health-* over the image's);
+	// Health is docker's verdict while it has an active one.
+	Healthcheck *Healthcheck `json:"healthcheck,omitempty"`
+	Health      *Health      `json:"health,omitempty"`
 }
 
 type volume struct {
