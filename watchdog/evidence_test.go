@@ -1,11 +1,13 @@
 package watchdog_test
 
 import (
+	"context"
 	"maps"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/container-watchdog/container-watchdog/exec"
 	"github.com/container-watchdog/container-watchdog/watchdog"
 )
 
@@ -408,4 +410,34 @@ func TestTickWaitsOutARemovalInProgress(t *testing.T) {
 	e.fake.setState(cname("ops", "default"), "removing")
 	_, evs = e.tickAfter(time.Minute)
 	wantEvents(t, evs, "container_stopped "+cname("ops", "default"))
+}
+
+// TestSlowListingPredatingADeathIsNoRestart: on a loaded engine `docker
+// ps` can take seconds. A listing taken before a container was killed
+// still says running, and by the time it is judged the death is older
+// than the grace docker gets to catch up. Measured from the listing, the
+// death came after it: look again, rather than call it restarted. The
+// next listing says exited.
+func TestSlowListingPredatingADeathIsNoRestart(t *testing.T) {
+	e, ev := evidenceEnv(t)
+	name := cname("dev", "default")
+	e.fake.intercept(func(ctx context.Context, args []string, emit func(string), next nextCall) (exec.Result, error) {
+		if args[0] != "ps" || isGet(args) {
+			return next(ctx, emit)
+		}
+		res, err := next(ctx, emit) // the listing: running
+		e.fake.setState(name, "exited")
+		ev.Record(lc(name, e.clock.Now(), "kill", "signal=9"))
+		ev.Record(lc(name, e.clock.Now(), "die", "exitCode=137"))
+		e.clock.Advance(10 * time.Second) // docker ps answering on a loaded engine
+		return res, err
+	})
+	rep, evs := e.tick()
+	e.fake.intercept(nil)
+	wantEvents(t, evs)
+	if s := stateOf(t, rep, name); s != watchdog.StateRunning {
+		t.Errorf("state %q, want running as listed until a listing says otherwise", s)
+	}
+	_, evs = e.tick()
+	wantEvents(t, evs, "container_stopped "+name)
 }

@@ -17,6 +17,10 @@ type Look struct {
 	// Evidence is the container's recent lifecycle, oldest first.
 	Evidence []Lifecycle
 	Now      time.Time
+	// Listed is when the docker listing that Docker comes from began (zero:
+	// at Now). On a loaded engine it can be seconds before Now, and a
+	// listing cannot show what happened after it began.
+	Listed time.Time
 	// NextRepair is when pacing next allows a recreation (zero: at once).
 	NextRepair time.Time
 	// Orphan marks a managed container the registry does not list.
@@ -73,9 +77,10 @@ const (
 	RestartWindow = 10 * time.Minute
 )
 
-// deathGrace bounds how long a listing may disagree with a death docker
-// announced before the watchdog believes the listing: past it, the event
-// that would reconcile the two was missed (the event stream dropped).
+// deathGrace bounds how long after a death docker announced a listing
+// may still disagree with it before the watchdog believes the listing:
+// past it, the event that would reconcile the two was missed (the event
+// stream dropped). It counts from the death to when the listing began.
 const deathGrace = 5 * time.Second
 
 // Judge applies the watchdog's rules to one look. It does no I/O.
@@ -139,7 +144,7 @@ func judgeRunning(l Look, unchanged bool, v *Verdict) {
 			detail += "; found running after the watchdog restarted"
 		}
 		v.report(l, EventRunning, detail)
-	case unchanged && deathPending(l.Evidence, l.Now):
+	case unchanged && deathPending(l.Evidence, l.listed()):
 		// Docker announced a death this listing does not show: dockerd
 		// publishes "die" before `docker ps` stops saying running. Not a
 		// restart: keep the evidence for the next look, and look soon.
@@ -171,7 +176,7 @@ func judgeStopped(l Look, unchanged bool, v *Verdict) {
 		// created container is a stop, as the contract says.)
 		v.Obs = l.Prev
 		v.Repair = true
-	case l.Docker.State == "removing" && recentLoss(l.Evidence, l.Now):
+	case l.Docker.State == "removing" && recentLoss(l.Evidence, l.listed()):
 		// docker rm under way: not a stop for the restart policy. The
 		// destroy that follows makes it missing, and that report gets the
 		// evidence.
@@ -345,27 +350,38 @@ func hasAction(ls []Lifecycle, action string) bool {
 	return false
 }
 
-// deathPending says the lifecycle's last die has no start after it and is
-// recent: the container died and docker has not restarted it (yet), so a
-// listing that shows it running is stale.
-func deathPending(ls []Lifecycle, now time.Time) bool {
+// listed is when the look's listing began.
+func (l Look) listed() time.Time {
+	if l.Listed.IsZero() {
+		return l.Now
+	}
+	return l.Listed
+}
+
+// deathPending says the lifecycle's last die has no start after it and a
+// listing begun at listed may not show it yet: the death came after the
+// listing began, or within deathGrace before. The container died and
+// docker has not restarted it (yet), so a listing that shows it running
+// is stale.
+func deathPending(ls []Lifecycle, listed time.Time) bool {
 	for i := len(ls) - 1; i >= 0; i-- {
 		switch ls[i].Action {
 		case "start":
 			return false
 		case "die":
-			return now.Sub(ls[i].Time) < deathGrace
+			return listed.Sub(ls[i].Time) < deathGrace
 		}
 	}
 	return false
 }
 
 // recentLoss says docker announced the container's end (kill, die or
-// destroy) within deathGrace: a transient listing (removal in progress)
-// is worth another look rather than a report.
-func recentLoss(ls []Lifecycle, now time.Time) bool {
+// destroy) after a listing begun at listed, or within deathGrace before:
+// a transient listing (removal in progress) is worth another look rather
+// than a report.
+func recentLoss(ls []Lifecycle, listed time.Time) bool {
 	t := lastLoss(ls)
-	return !t.IsZero() && now.Sub(t) < deathGrace
+	return !t.IsZero() && listed.Sub(t) < deathGrace
 }
 
 // lastLoss is when docker last announced an end of the container (kill,

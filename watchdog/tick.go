@@ -188,7 +188,7 @@ func (w *Watcher) judgeAll(ctx context.Context, rep *TickReport, s survey) map[s
 			continue
 		}
 		a := policy[in.Agent]
-		l := Look{Container: name, Agent: in.Agent, Instance: in.Instance, Prev: s.observations[name], Docker: s.seen[name],
+		l := Look{Container: name, Agent: in.Agent, Instance: in.Instance, Prev: s.observations[name], Docker: s.seen[name], Listed: s.listed,
 			OnUnhealthy: a.OnUnhealthy, UnhealthyGrace: a.UnhealthyGrace, Intent: s.intents[name], FirstLook: !w.ticked}
 		if h, ok := s.holds[name]; ok {
 			l.Hold = &h
