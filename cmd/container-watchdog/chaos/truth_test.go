@@ -327,5 +327,11 @@ func (t *truth) verdict() string {
 	for _, s := range t.lostEvents {
 		b.WriteString("lost event: " + s + "\n")
 	}
+	if b.Len() > 0 {
+		b.WriteString("the event log's last events:\n")
+		for _, e := range t.known[max(0, len(t.known)-40):] {
+			b.WriteString(show(e) + "\n")
+		}
+	}
 	return b.String()
 }
