@@ -38,7 +38,7 @@ func TestChaos(t *testing.T) {
 	figs := &figures{}
 	type scenarioFunc func(*testing.T, *scenario)
 	// Two lanes run side by side: the crash loop, the longest, on the
-	// machine's engine; and the rest, one after another (their figures
+	// world's engine; and the rest, one after another (their figures
 	// include timings, and the HTTP ratio's baseline is measured in the
 	// same lane, right before the abuse).
 	lanes := []struct {

@@ -198,6 +198,39 @@ func (d *daemon) rss(tb testing.TB) int {
 	return 0
 }
 
+// metric reads one unlabelled sample from /metrics (-1 when absent).
+func (d *daemon) metric(tb testing.TB, name string) float64 {
+	tb.Helper()
+	resp, err := httpClient.Get(d.base + "/metrics")
+	must(tb, err)
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			must(tb, err)
+			return f
+		}
+	}
+	return -1
+}
+
+// zombies counts the daemon's children that ended and were never reaped.
+func (d *daemon) zombies() int {
+	n := 0
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || ppid(pid) != d.pid {
+			continue
+		}
+		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil && strings.Contains(string(b), ") Z ") {
+			n++
+		}
+	}
+	return n
+}
+
 // stream reads GET /events?since=ID (replay, then live events) until the
 // daemon ends the stream or the test ends; frames are what it carried.
 type stream struct {

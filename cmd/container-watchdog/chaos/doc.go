@@ -12,8 +12,11 @@
 // fault and reports its figures in the test log.
 //
 // It lives in its own package, with only test files, so that its minutes
-// have their own `go test` timeout. It needs root and a docker engine:
-// without them it skips, unless CI=true, where it fails. Everything it
-// creates is named with a random prefix (cwc<hex>-) and removed when it
-// ends, also on failure; every process it starts is ended by its pid.
+// have their own `go test` timeout. It runs on dockerds of its own, each
+// in a network namespace of its own (never the machine's engine, which
+// it neither uses nor touches), and needs root, dockerd and
+// fuse-overlayfs (scripts/ci-setup.sh): without them it skips, unless
+// CI=true, where it fails. Everything it creates is named with a random
+// prefix (cwc<hex>-) and removed when it ends, also on failure; every
+// process it starts is ended by its pid.
 package chaos

@@ -108,6 +108,9 @@ func testDockerSlow(t *testing.T, s *scenario) {
 	if stuck > 0 {
 		t.Errorf("up to %d docker calls ran past --docker-timeout %s", stuck, slowTimeout)
 	}
+	if z := d.zombies(); z > 0 {
+		t.Errorf("%d docker calls ended and were never reaped", z)
+	}
 	d.stop(t)
 	if left := wr.orphans(0); len(left) > 0 {
 		t.Errorf("%d docker calls outlived the daemon: %s", len(left), wr.describe(left))
@@ -119,7 +122,7 @@ func testDockerSlow(t *testing.T, s *scenario) {
 	row.converge = append(row.converge, converged)
 	row.convergeWhat = "from the hangs' end to every instance running and reported"
 	row.note("hung: %v", byVerb)
-	row.note("%d ticks skipped, one per hung listing; %d pings, longest gap %s; no docker call past its timeout",
+	row.note("%d ticks skipped, one per hung listing; %d pings, longest gap %s; no docker call past its timeout, none unreaped",
 		len(skipped), len(pings), gap.Round(100*time.Millisecond))
 	row.lost, row.falseReports = len(truth.lostEvents), len(truth.falseReports)
 	if v := truth.verdict(); v != "" {

@@ -94,10 +94,16 @@ func testEngineRestarts(t *testing.T, s *scenario) {
 	}
 	calls, _ := wr.calls(t, from)
 	runs, skipped := 0, 0
+	perSecond := map[int64]int{}
 	for _, c := range calls {
 		if c.is("run") {
 			runs++
 		}
+		perSecond[c.start.Unix()]++
+	}
+	busiest := 0
+	for _, n := range perSecond {
+		busiest = max(busiest, n)
 	}
 	for _, n := range sink.from(d.pid, "STATUS=") {
 		if strings.HasPrefix(n.text, "STATUS=degraded: tick skipped") {
@@ -119,8 +125,8 @@ func testEngineRestarts(t *testing.T, s *scenario) {
 	row.converge = converge
 	row.convergeWhat = "from starting dockerd to the first completed tick, which saw every instance running"
 	row.note("dockerd itself answered after %s", convergeText(answers, ""))
-	row.note("%d docker runs, %d container_recreated for %d removals; %d ticks skipped while the engine was down; longest gap between pings %s",
-		runs, recreated, removals, skipped, gap.Round(100*time.Millisecond))
+	row.note("%d docker runs, %d container_recreated for %d removals; %d docker calls in all, at most %d in any second; %d ticks skipped while the engine was down; longest gap between pings %s",
+		runs, recreated, removals, len(calls), busiest, skipped, gap.Round(100*time.Millisecond))
 	row.lost, row.falseReports = len(truth.lostEvents), len(truth.falseReports)
 	if v := truth.verdict(); v != "" {
 		t.Errorf("the engine restarts broke the invariants:\n%s", v)

@@ -1,10 +1,11 @@
 package chaos
 
-// A docker engine of the suite's own, to restart at will: dockerd in a
-// network namespace of its own (never the host's: a dockerd there once
-// deleted the machine's docker0 bridge), with its data, exec root,
-// socket and cgroup parent under names of this run. The machine's own
-// engine is never stopped, restarted or reconfigured.
+// A docker engine of the suite's own: dockerd in a network namespace of
+// its own (never the host's: a dockerd there once deleted the machine's
+// docker0 bridge), with its data, exec root, socket and cgroup parent
+// under names of this run. The world runs on one; the engine restarts
+// scenario restarts another. The machine's own engine is never used,
+// stopped, restarted or reconfigured.
 
 import (
 	"bufio"
@@ -29,10 +30,7 @@ type privateEngine struct {
 	done   chan struct{}
 }
 
-func newPrivateEngine(t *testing.T, w *world, tag string) *privateEngine {
-	if _, err := osexec.LookPath("fuse-overlayfs"); err != nil {
-		need(t, "fuse-overlayfs is not installed (scripts/ci-setup.sh installs it)")
-	}
+func newPrivateEngine(t testing.TB, w *world, tag string) *privateEngine {
 	dir, err := os.MkdirTemp("", "cwc-engine-") // short: the socket's path has 108 bytes
 	must(t, err)
 	p := &privateEngine{w: w, dir: dir, host: "DOCKER_HOST=unix://" + filepath.Join(dir, "docker.sock"),
@@ -48,7 +46,7 @@ func newPrivateEngine(t *testing.T, w *world, tag string) *privateEngine {
 func (p *privateEngine) env() []string { return []string{p.host} }
 
 // start starts dockerd and returns when it answers, with how long that took.
-func (p *privateEngine) start(t *testing.T) time.Duration {
+func (p *privateEngine) start(t testing.TB) time.Duration {
 	t.Helper()
 	logf, err := os.OpenFile(filepath.Join(p.dir, "dockerd.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	must(t, err)
@@ -83,7 +81,7 @@ func (p *privateEngine) start(t *testing.T) time.Duration {
 
 // stop stops dockerd by its pid (SIGTERM: it stops its containers, as on
 // a host shutdown or an engine upgrade) and waits until it is gone.
-func (p *privateEngine) stop(t *testing.T) {
+func (p *privateEngine) stop(t testing.TB) {
 	t.Helper()
 	if p.cmd == nil {
 		return
@@ -114,7 +112,7 @@ func (p *privateEngine) logTail() string {
 
 // remove removes the engine's containers, stops it, and leaves nothing
 // behind: no mount under its folder, no cgroup of its parent, no folder.
-func (p *privateEngine) remove(t *testing.T) {
+func (p *privateEngine) remove(t testing.TB) {
 	if p.cmd != nil {
 		select {
 		case <-p.done:
@@ -122,6 +120,11 @@ func (p *privateEngine) remove(t *testing.T) {
 			p.w.removeAll(t, "", p.env())
 			p.stop(t)
 		}
+	}
+	// A dockerd that had to be killed leaves its containerd, shims and
+	// containers: they are ours by their folder and cgroup.
+	for _, pid := range processesUsing(p.dir) {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
 	for _, m := range mountsUnder(p.dir) {
 		if err := syscall.Unmount(m, syscall.MNT_DETACH); err != nil {
@@ -158,13 +161,38 @@ func mountsUnder(dir string) []string {
 	return out
 }
 
-// removeCgroup removes a cgroup folder, its children first.
-func removeCgroup(t *testing.T, dir string) {
+// processesUsing returns the pids whose command line names dir.
+func processesUsing(dir string) []int {
+	var pids []int
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		if b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline")); err == nil && strings.Contains(string(b), dir) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// removeCgroup removes a cgroup folder, its children first, killing any
+// process left in it (the engine's, by the cgroup's name of this run).
+func removeCgroup(t testing.TB, dir string) {
 	ents, _ := os.ReadDir(dir)
 	for _, e := range ents {
 		if e.IsDir() {
 			removeCgroup(t, filepath.Join(dir, e.Name()))
 		}
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs")); err == nil {
+		for _, f := range strings.Fields(string(b)) {
+			if pid, err := strconv.Atoi(f); err == nil {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+		time.Sleep(100 * time.Millisecond) // the kernel empties it as they die
 	}
 	if err := syscall.Rmdir(dir); err != nil && !os.IsNotExist(err) {
 		t.Errorf("remove cgroup %s: %v", dir, err)

@@ -87,6 +87,7 @@ func testHTTPAbuse(t *testing.T, s *scenario) {
 	time.Sleep(3 * time.Second) // let the abuse build up
 	abusedTicks := sampleTicks(t, d, 20)
 	code, _ := d.health(t)
+	streams := d.metric(t, "container_watchdog_sse_clients") // the abuse is real: every stream subscribed
 	stop()
 	wg.Wait()
 	rssUnder := d.rss(t)
@@ -111,6 +112,9 @@ func testHTTPAbuse(t *testing.T, s *scenario) {
 	}
 	if code != 200 {
 		t.Errorf("/healthz during the abuse: %d", code)
+	}
+	if streams < float64(sseClients) {
+		t.Errorf("%v SSE clients subscribed during the abuse, want at least the %d that never read", streams, sseClients)
 	}
 	if p := peak.Load(); p > maxRSS {
 		t.Errorf("peak RSS under abuse %d KiB, want at most %d KiB", p, maxRSS)
@@ -139,6 +143,7 @@ func testHTTPAbuse(t *testing.T, s *scenario) {
 	row.convergeWhat = "from the abuse's end to every instance running and reported"
 	row.note("tick time %s under abuse vs %s idle: ratio %.2f (median of 20 ticks each; a shared 2-core machine, not asserted)",
 		abusedMed.Round(10*time.Microsecond), idleMed.Round(10*time.Microsecond), float64(abusedMed)/float64(idleMed))
+	row.note("%v SSE clients subscribed during it", streams)
 	row.note("RSS %d MiB idle, %d MiB peak, %d MiB under abuse, %d MiB after; fds %d idle, %d after",
 		rssIdle>>10, peak.Load()>>10, rssUnder>>10, rssAfter>>10, fdsIdle, fdsAfter)
 	row.lost, row.falseReports = len(truth.lostEvents), len(truth.falseReports)

@@ -124,7 +124,7 @@ type ctr struct {
 }
 
 // containers lists every container whose name starts with prefix, on the
-// engine extraEnv names (nil: the machine's).
+// engine extraEnv names (nil: the world's).
 func (w *world) containers(tb testing.TB, prefix string, extraEnv []string) []ctr {
 	tb.Helper()
 	out, err := w.runEnv(context.Background(), extraEnv, "ps", "-a", "--no-trunc", "--filter", "name=^"+prefix, "--format",

@@ -57,14 +57,21 @@ func need(tb testing.TB, why string) {
 	tb.Skipf("%s; skipping the chaos suite (CI=true makes this a failure)", why)
 }
 
-// newWorld checks for root and an engine, builds the binary and the
-// image, and registers the removal of everything named with the prefix.
+// newWorld checks for root and what a private engine needs, starts one,
+// builds the binary and the image, and registers the removal of
+// everything named with the prefix, and of the engine.
+//
+// Every scenario runs against the world's own dockerd (in a network
+// namespace of its own; DOCKER_HOST in w.env points every docker call,
+// daemon and command there): the machine's engine is never touched, and
+// other work on it (another engineer's hundreds of containers) neither
+// slows the suite nor wedges it.
 func newWorld(tb testing.TB) *world {
 	tb.Helper()
 	if os.Geteuid() != 0 {
 		need(tb, "the chaos suite needs root (mount namespaces, a private dockerd)")
 	}
-	for _, prog := range []string{"unshare", "ip", "dockerd"} {
+	for _, prog := range []string{"unshare", "nsenter", "ip", "dockerd", "fuse-overlayfs"} {
 		if _, err := osexec.LookPath(prog); err != nil {
 			need(tb, fmt.Sprintf("%s is not installed (scripts/ci-setup.sh installs it)", prog))
 		}
@@ -74,10 +81,6 @@ func newWorld(tb testing.TB) *world {
 	if w.docker, err = osexec.LookPath("docker"); err != nil {
 		need(tb, "no docker CLI on PATH")
 	}
-	if _, err := w.run(context.Background(), "version", "--format", "{{.Server.Version}}"); err != nil {
-		need(tb, fmt.Sprintf("no docker engine answers (%v)", err))
-	}
-	tb.Cleanup(func() { w.removeAll(tb, w.root, nil) })
 	w.bin = filepath.Join(w.work, "container-watchdog")
 	goBuild(tb, "", w.bin, nil, binPackage)
 	w.agent = filepath.Join(w.work, "agent")
@@ -90,13 +93,17 @@ func newWorld(tb testing.TB) *world {
 	if out, err := osexec.Command("tar", "-C", rootfs, "-cf", tarball, "agent").CombinedOutput(); err != nil {
 		tb.Fatalf("tar the agent: %v: %s", err, out)
 	}
+	eng := newPrivateEngine(tb, w, "w")
+	eng.start(tb)
+	w.env = append(w.env, eng.env()...)
+	tb.Cleanup(func() { w.removeAll(tb, w.root, nil) }) // before the engine goes
 	w.image = strings.TrimSuffix(w.root, "-") + "-agent:v1"
 	w.importImage(tb, nil)
 	return w
 }
 
 // importImage imports the test image into the engine extraEnv points at
-// (nil: the machine's).
+// (nil: the world's).
 func (w *world) importImage(tb testing.TB, extraEnv []string) {
 	tb.Helper()
 	f, err := os.Open(filepath.Join(w.agent, "agent.tar"))
@@ -160,8 +167,9 @@ func must(tb testing.TB, err error) {
 	}
 }
 
-// run runs the real docker CLI (against the engine extraEnv names, if
-// any) and returns its stdout; the error carries stderr.
+// run runs the real docker CLI against the world's engine (with
+// runEnv, the one extraEnv names) and returns its stdout; the error
+// carries stderr.
 func (w *world) run(ctx context.Context, args ...string) (string, error) {
 	return w.runEnv(ctx, nil, args...)
 }
@@ -181,7 +189,7 @@ func (w *world) runEnv(ctx context.Context, extraEnv []string, args ...string) (
 
 // removeAll force-removes every container, then every volume, named with
 // prefix (and, for the run's root, its image) from the engine extraEnv
-// names. It reports errors but goes on.
+// names (nil: the world's). It reports errors but goes on.
 func (w *world) removeAll(tb testing.TB, prefix string, extraEnv []string) {
 	ctx := context.Background()
 	out, err := w.runEnv(ctx, extraEnv, "ps", "-aq", "--filter", "name=^"+prefix)
