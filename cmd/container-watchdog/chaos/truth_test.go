@@ -207,17 +207,28 @@ func (t *truth) judge(e watchdog.Event) {
 	}
 }
 
+// reportHorizon is how long after a kill or stop its report may still
+// come: a container docker restarted is reported restarted once docker's
+// grace (5 s after the death) has passed, at a tick after that.
+const reportHorizon = 30 * time.Second
+
 // rest clears what the suite did that is history once the world is at
 // rest, for a container that runs and was last reported running: a kill
-// (docker restarted it) or stop the watchdog never saw, and removals that
-// needed no report.
+// (docker restarted it) or stop the watchdog never saw, once older than
+// reportHorizon, and removals that needed no report.
 func (t *truth) rest(cs []ctr) {
 	seen := byName(cs)
+	old := time.Now().Add(-reportHorizon)
 	for _, n := range t.names {
 		if e, ok := t.last[n]; (!ok || slices.Contains(runningTypes, e.Type)) && seen[n].State == "running" {
-			t.pending[n].stopped, t.pending[n].killed = time.Time{}, time.Time{}
+			p := t.pending[n]
+			for _, f := range []*time.Time{&p.stopped, &p.killed} {
+				if f.Before(old) {
+					*f = time.Time{}
+				}
+			}
 			if !t.unreported(n) {
-				t.pending[n].removed = nil
+				p.removed = nil
 			}
 		}
 	}
