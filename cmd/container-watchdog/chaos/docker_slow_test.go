@@ -69,6 +69,7 @@ func testDockerSlow(t *testing.T, s *scenario) {
 	}
 	wr.setHang(t, false)
 	hangsFor := time.Since(began)
+	time.Sleep(slowTimeout + time.Second) // the last hung calls time out, and their ticks report
 	converged := atRest("every instance running and reported once the hangs stop")
 
 	calls, _ := wr.calls(t, from)
