@@ -193,7 +193,7 @@ exec ` + systemdBin + ` --system --unit=cwtest.target --log-target=console --sho
 		"SYSTEMD_COLORS=0",
 	}
 	cmd.Stdout, cmd.Stderr = &out, &out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL} // dies with the test binary
 	must(t, cmd.Start())
 	var sdPid int
 	t.Cleanup(func() {

@@ -109,7 +109,7 @@ func (d *daemonProc) start(args ...string) {
 	cmd.Env, cmd.Stdout, cmd.Stderr = d.env, stderr, stderr
 	// Its own process group: at cleanup the group (the daemon and the
 	// `docker events` it runs) is signalled by the daemon's pid.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL} // dies with the test binary
 	if err := cmd.Start(); err != nil {
 		d.mu.Unlock()
 		d.t.Fatalf("start daemon: %v", err)

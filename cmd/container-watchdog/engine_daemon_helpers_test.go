@@ -47,6 +47,8 @@ func (s *engScenario) startDaemon(tb testing.TB, interval time.Duration, env []s
 	d.cmd = osexec.Command(s.bin, append(argv, args...)...)
 	d.cmd.Env = append(slices.Clone(s.env), env...)
 	d.cmd.Stdout, d.cmd.Stderr = logf, logf
+	// Dies with the test binary, also when go test's timeout kills it before any cleanup runs.
+	d.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	engMust(tb, d.cmd.Start())
 	go func() { _ = d.cmd.Wait(); logf.Close(); close(d.done) }()
 	tb.Cleanup(func() {

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -125,6 +126,7 @@ func (c *cwHarness) daemon(n int, args ...string) *exec.Cmd {
 	addr := filepath.Join(c.work, fmt.Sprintf("addr-%d", n))
 	cmd := exec.Command("container-watchdog", append([]string{"run", "--listen", "127.0.0.1:0", "--addr-file", addr}, args...)...)
 	cmd.Env, cmd.Stdout, cmd.Stderr = c.env, logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // dies with the test binary
 	if err := cmd.Start(); err != nil {
 		c.t.Fatal(err)
 	}

@@ -139,7 +139,7 @@ if [ $catalog = 1 ]; then journalctl --no-pager -x -o short CONTAINER_EVENT=cont
 		"/bin/sh", "-c", script, "cwtest-journald")
 	cmd.Env = append(os.Environ(), "CW_CATALOG="+catalog, "CW_PROG="+self, "CW_OUT="+out)
 	cmd.Stdout, cmd.Stderr = &log, &log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL} // dies with the test binary
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

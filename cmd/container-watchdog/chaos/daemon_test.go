@@ -66,6 +66,8 @@ func start(tb testing.TB, w *world, s daemonSpec) *daemon {
 		d.cmd.Env = append(d.cmd.Env, s.sink.env(s.wdog)...)
 	}
 	d.cmd.Stdout, d.cmd.Stderr = logf, logf
+	// Dies with the test binary, also when go test's timeout kills it before any cleanup runs.
+	d.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	d.at = time.Now()
 	must(tb, d.cmd.Start())
 	d.pid = d.cmd.Process.Pid

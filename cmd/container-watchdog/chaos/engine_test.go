@@ -53,7 +53,10 @@ func (p *privateEngine) start(t testing.TB) time.Duration {
 	defer logf.Close()
 	script := `ip link set lo up && exec dockerd --config-file "$1/daemon.json" --host "unix://$1/docker.sock" ` +
 		`--data-root "$1/root" --exec-root "$1/exec" --pidfile "$1/docker.pid" --iptables=false --cgroup-parent "/$2"`
-	p.cmd = osexec.Command("unshare", "--net", "--fork", "--kill-child", "sh", "-c", script, "sh", p.dir, p.cgroup)
+	// If the test binary dies before its cleanup (go test's timeout), unshare
+	// gets SIGTERM and passes it on, so dockerd shuts down its containers.
+	p.cmd = osexec.Command("unshare", "--net", "--fork", "--kill-child=SIGTERM", "sh", "-c", script, "sh", p.dir, p.cgroup)
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	p.cmd.Env = p.w.env
 	p.cmd.Stdout, p.cmd.Stderr = logf, logf
 	began := time.Now()
