@@ -53,7 +53,7 @@ func testHTTPAbuse(t *testing.T, s *scenario) {
 	reg := openRegistry(t, s.db)
 	truth := newTruth(names, false)
 
-	rssIdle, fdsIdle := d.rss(t), fds(d.pid)
+	rssIdle, fdsIdle, load := d.rss(t), fds(d.pid), loadavg()
 	reader := d.subscribe(t, 0) // a client that reads: it must get every event
 	rm := startRemovals(s, names, truth)
 	defer rm.stop()
@@ -67,6 +67,7 @@ func testHTTPAbuse(t *testing.T, s *scenario) {
 	}
 	rm.stop()
 	rssAfter, fdsAfter := d.rss(t), fds(d.pid)
+	load += " at the start, " + loadavg() + " at the end"
 
 	// Every removal repaired and reported, to the reading client too.
 	settled := waitUntil(t, time.Minute, "every instance running and reported after the removals", func() (bool, string) {
@@ -94,6 +95,7 @@ func testHTTPAbuse(t *testing.T, s *scenario) {
 		convergeText(repairs["baseline"], ""), settled.Round(time.Millisecond))
 	row.note("RSS %d MiB idle, %d MiB peak, %d MiB after; fds %d idle, %d after",
 		rssIdle>>10, peakOf(done)>>10, rssAfter>>10, fdsIdle, fdsAfter)
+	row.note("machine load average (1, 5, 15 min) %s", load)
 	row.lost, row.falseReports = len(truth.lostEvents), len(truth.falseReports)
 	if v := truth.verdict(); v != "" {
 		t.Errorf("the abuse broke the invariants:\n%s", v)
@@ -360,6 +362,16 @@ func percentile(ds []time.Duration, p int) time.Duration {
 	s := slices.Clone(ds)
 	slices.Sort(s)
 	return s[min(len(s)-1, len(s)*p/100)]
+}
+
+// loadavg is the machine's load average over 1, 5 and 15 minutes.
+func loadavg() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 // fds counts a process's open file descriptors.
