@@ -11,9 +11,11 @@ package chaos
 // asserted (the machine is shared). So that the ratio is the abuse's cost
 // alone, the baseline has the same workload (a container removed and
 // repaired every 2 s runs through every phase: the repairs' docker runs
-// compete with the tick's docker ps), and it is taken both before the
-// abuse and after the abusers are gone, pooled, so a machine whose load
-// drifts during the run weighs on both sides.
+// compete with the tick's docker ps), and phases alternate (baseline,
+// abuse, baseline after the abusers are gone, abuse...; the baselines
+// pooled), so a machine whose load drifts during the run weighs on both
+// sides. The daemon's CPU and the suite's own (the abusers') are reported
+// too: on a busy machine they say more than the tick's wall time.
 
 import (
 	"bufio"
@@ -44,7 +46,7 @@ const ticksPerPhase = 20
 func testHTTPAbuse(t *testing.T, s *scenario) {
 	sseClients := envInt(t, "CW_CHAOS_SSE_CLIENTS", 1000)
 	halfOpen := envInt(t, "CW_CHAOS_HALF_OPEN", 300)
-	rounds := envInt(t, "CW_CHAOS_ABUSE_ROUNDS", 1)
+	rounds := envInt(t, "CW_CHAOS_ABUSE_ROUNDS", 2)
 	names := s.instances(t, 5)
 	s.cli(t, s.globals(s.docker, 30*time.Second), "reconcile", "--all")
 	sink := newNotifySink(t)
@@ -215,14 +217,19 @@ func peakOf(rounds []abuseRound) int64 {
 // the daemon's CPU in each.
 func tickNotes(row *figureRow, phases map[string][]phase) {
 	base, abused := pool(phases["baseline"]), pool(phases["abuse"])
-	var medians []string
-	for _, p := range phases["baseline"] {
+	var medians, rounds []string
+	for i, p := range phases["baseline"] {
 		medians = append(medians, ms(median(p.ticks)))
+		if i < len(phases["abuse"]) { // against the baselines on either side
+			around := pool(phases["baseline"][i : i+2])
+			rounds = append(rounds, fmt.Sprintf("%.2f", ratio(median(phases["abuse"][i].ticks), median(around.ticks))))
+		}
 	}
 	row.note("tick time under abuse median %s, p90 %s; baseline (same removals, before and after each abuse, pooled) median %s, p90 %s; ratio of medians %.2f, of p90s %.2f (%d ticks under abuse, %d baseline, whose phases' medians were %s; a shared 2-core machine, not asserted)",
 		ms(median(abused.ticks)), ms(percentile(abused.ticks, 90)), ms(median(base.ticks)), ms(percentile(base.ticks, 90)),
 		ratio(median(abused.ticks), median(base.ticks)), ratio(percentile(abused.ticks, 90), percentile(base.ticks, 90)),
 		len(abused.ticks), len(base.ticks), strings.Join(medians, ", "))
+	row.note("each round's ratio of medians, against the baselines just before and after it: %s", strings.Join(rounds, ", "))
 	row.note("CPU, %% of a core under abuse vs baseline: daemon %.0f%% vs %.0f%%, its docker children %.0f%% vs %.0f%%, the suite's process (the abusers) %.0f%% vs %.0f%%",
 		100*ratio(abused.cpu, abused.wall), 100*ratio(base.cpu, base.wall),
 		100*ratio(abused.children, abused.wall), 100*ratio(base.children, base.wall),
