@@ -22,7 +22,9 @@ import (
 // Sizes come from the environment, the numbers by default:
 // CW_CHAOS_ROUNDS (100) and CW_CHAOS_INSTANCES (20) for the crash loop,
 // CW_CHAOS_ENGINE_RESTARTS (10), CW_CHAOS_SLOW_SECONDS (60) of hangs,
-// CW_CHAOS_SSE_CLIENTS (1000), CW_CHAOS_HALF_OPEN (300). CW_CHAOS_SEED
+// CW_CHAOS_SSE_CLIENTS (1000), CW_CHAOS_HALF_OPEN (300), and
+// CW_CHAOS_ABUSE_ROUNDS (2) abuse phases, each followed by a baseline
+// phase (the first baseline comes before them all). CW_CHAOS_SEED
 // replays a run's random choices (the timing still differs),
 // CW_CHAOS_ONLY=a,b runs only those scenarios, CW_CHAOS_DEBUG=1 logs each
 // crash-loop round's timing.
@@ -40,7 +42,7 @@ func TestChaos(t *testing.T) {
 	// Two lanes run side by side: the crash loop, the longest, on the
 	// world's engine; and the rest, one after another (their figures
 	// include timings, and the HTTP ratio's baseline is measured in the
-	// same lane, right before the abuse).
+	// same lane, before and after the abuse).
 	lanes := []struct {
 		name      string
 		scenarios []string
