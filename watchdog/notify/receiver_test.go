@@ -151,7 +151,9 @@ func newRig(t *testing.T, pol notify.Policy) *rig {
 	}
 	t.Cleanup(func() { db.Close() })
 	s := &notify.Sender{
-		Outbox: db, Policy: pol, Timeout: 300 * time.Millisecond, Poll: time.Hour,
+		// A generous per-request timeout: on a loaded machine a loopback
+		// answer has taken more than 300 ms, which counted as a failed attempt.
+		Outbox: db, Policy: pol, Timeout: 5 * time.Second, Poll: time.Hour,
 		Log: slog.New(slog.NewTextHandler(testWriter{t}, nil)),
 		Open: func(_ context.Context, s notify.Sink) (notify.Transport, error) {
 			return webhook.New(s, "test")
