@@ -23,7 +23,7 @@ const engineFleet = 110
 // reported, recreated or restarted (same id, still running).
 func (e *engine) testFleet(t *testing.T) {
 	s := e.scenario(t, "fleet")
-	p := s.inProcess(t, 8)
+	p := s.inProcess(t, 16)
 	p.ensure(t, "fleet", e.image, engInstanceNames("f", engineFleet))
 	engMust(t, p.db.Close())
 	before := e.fleetIDs(t, s.prefix)
