@@ -29,7 +29,7 @@
 # own (scripts/private-dockerd.sh, stopped on exit), never on the machine's
 # engine. No registry: the test image is imported from a static Go binary.
 # Everything it creates is named cwb<hex>- and removed at the end. The full
-# run (500 containers) takes about an hour on 2 cores.
+# run (500 containers) takes about 45-60 minutes on 2 cores.
 #
 #   scripts/bench-engine.sh
 #   SIZES=10 DETECT_SIZES=10 MASS=40 DETECT_SAMPLES=10 IDLE_SECONDS=10 scripts/bench-engine.sh   # quick check
