@@ -62,7 +62,12 @@ if [ -z "${DOCKER_HOST:-}" ]; then
 	engine_dir=${ENGINE_DIR:-/tmp/cwpe-bench-$$}
 	trap 'scripts/private-dockerd.sh stop "$engine_dir"' EXIT
 	echo "bench-engine: starting a private dockerd in $engine_dir" >&2
-	eval "$(scripts/private-dockerd.sh start "$engine_dir")"
+	# Never fall back to the machine's engine: no DOCKER_HOST, no benchmark.
+	if ! engine_env=$(scripts/private-dockerd.sh start "$engine_dir") || [[ "$engine_env" != *DOCKER_HOST=* ]]; then
+		echo "bench-engine: the private dockerd did not start" >&2
+		exit 1
+	fi
+	eval "$engine_env"
 fi
 
 if ! docker version --format '{{.Server.Version}}' >/dev/null 2>&1; then
