@@ -1,32 +1,40 @@
 #!/usr/bin/env bash
 # bench-engine.sh: measure container-watchdog against the real Docker
-# engine (BenchmarkEngine in cmd/container-watchdog/engine_bench_test.go) and
-# print one table:
+# engine (BenchmarkEngine in cmd/container-watchdog/engine_bench*_test.go)
+# and print one table. Every ratio's baseline is measured in the same run,
+# interleaved with what it is the baseline of. Issue 12's sections run on
+# one fleet of managed containers, grown through the sizes asked for:
 #
-#   - tick duration (the watchdog's Tick, in-process, real docker CLI and
-#     registry) over the bare `docker ps -a --filter name=^PREFIX --format`
-#     it makes, interleaved, at 10, 100 and 500 managed containers;
-#   - detection and repair latency of `docker rm -f`, p50/p99, polling only
-#     (--no-events, interval 5s) and with docker's event stream;
-#   - time to repair 100 containers missing at once, default repair pool
-#     against --repair-parallelism 1;
-#   - repeated removals of one instance (issue 8): each of the first three
-#     repairs in a row, `docker rm -f` -> container_recreated, against a
-#     bare `docker run -d` timed interleaved in the same run; the docker run
-#     calls under a real removal loop (REMOVAL_LOOP_SECONDS); and, from the
-#     unit test on the fake clock (an hour of it, in well under a second),
-#     the most docker run calls in any 5 minutes under such a loop;
-#   - the daemon's RSS and CPU over an idle window with 500 containers.
+#   detect  detection p50/p99, `docker rm -f` of one container at random
+#           returning -> container_missing on SSE, at DETECT_SIZES managed
+#           containers (10,500); and the repair of one (-> container_recreated)
+#           against a bare `docker run -d` of the same container (same
+#           image, labels and volume mount), timed after each repair;
+#   mass    MASS (40,200) containers removed at once -> the last
+#           container_recreated, against the same number of bare `docker
+#           run -d` at each of MASS_PARALLELISM (1,2,4,8,16), the best taken;
+#   tick    the watchdog's Tick over the bare `docker ps` it makes,
+#           interleaved, at SIZES (10,100,500); then the daemon's RSS and
+#           CPU over an idle window at the largest fleet;
+#   sse     a tick with 1000 SSE clients against one with none (the clients
+#           held by a separate process, the phases interleaved), each tick
+#           paying a real `docker ps` (BenchmarkTickSubscribersApartRealPS
+#           in watchdog/httpapi).
 #
-# Needs dockerd and the docker CLI; no registry (the test image is imported
-# from a static Go binary). Everything it creates is named cwb<hex>- and is
-# removed at the end. About 15-20 minutes on 2 cores.
+# Older experiments, on request: latency (polling vs events, LATENCY_SAMPLES),
+# repair (REPAIR_N removed, default pool vs --repair-parallelism 1),
+# removal (issue 8's repeated removals and removal loop).
+#
+# Unless DOCKER_HOST is set, the benchmark runs on a private dockerd of its
+# own (scripts/private-dockerd.sh, stopped on exit), never on the machine's
+# engine. No registry: the test image is imported from a static Go binary.
+# Everything it creates is named cwb<hex>- and removed at the end. The full
+# run (500 containers) takes about 45-60 minutes on 2 cores.
 #
 #   scripts/bench-engine.sh
-#   TICK_REPS=21 LATENCY_SAMPLES=40 scripts/bench-engine.sh
-#   SIZES=10,100 IDLE_SECONDS=20 REPAIR_ROUNDS=1 scripts/bench-engine.sh   # quicker
-#   SECTIONS=repair scripts/bench-engine.sh        # latency, repair, removal, tick (with idle)
-#   SECTIONS=removal REMOVAL_ROUNDS=3 scripts/bench-engine.sh
+#   SIZES=10 DETECT_SIZES=10 MASS=40 DETECT_SAMPLES=10 IDLE_SECONDS=10 scripts/bench-engine.sh   # quick check
+#   SECTIONS=detect DETECT_SIZES=500 scripts/bench-engine.sh
+#   SECTIONS=latency,repair,removal scripts/bench-engine.sh                # the older ones
 #
 # The full go test output (raw samples included) is kept in $LOG.
 set -euo pipefail
@@ -41,8 +49,26 @@ export CW_BENCH_IDLE_SECONDS=${IDLE_SECONDS:-60}
 export CW_BENCH_SIZES=${SIZES:-10,100,500}
 export CW_BENCH_REMOVAL_ROUNDS=${REMOVAL_ROUNDS:-5}
 export CW_BENCH_REMOVAL_LOOP_SECONDS=${REMOVAL_LOOP_SECONDS:-120}
-export CW_BENCH_SECTIONS=${SECTIONS:-latency,repair,removal,tick}
+export CW_BENCH_DETECT_SIZES=${DETECT_SIZES:-10,500}
+export CW_BENCH_DETECT_SAMPLES=${DETECT_SAMPLES:-40}
+export CW_BENCH_MASS=${MASS:-40,200}
+export CW_BENCH_MASS_PARALLELISM=${MASS_PARALLELISM:-1,2,4,8,16}
+export CW_BENCH_MASS_ROUNDS=${MASS_ROUNDS:-1}
+export CW_BENCH_SECTIONS=${SECTIONS:-detect,mass,tick,sse}
+SSE_COUNT=${SSE_COUNT:-5}
 LOG=${LOG:-$(mktemp "${TMPDIR:-/tmp}/bench-engine.XXXXXX.log")}
+
+if [ -z "${DOCKER_HOST:-}" ]; then
+	engine_dir=${ENGINE_DIR:-/tmp/cwpe-bench-$$}
+	trap 'scripts/private-dockerd.sh stop "$engine_dir"' EXIT
+	echo "bench-engine: starting a private dockerd in $engine_dir" >&2
+	# Never fall back to the machine's engine: no DOCKER_HOST, no benchmark.
+	if ! engine_env=$(scripts/private-dockerd.sh start "$engine_dir") || [[ "$engine_env" != *DOCKER_HOST=* ]]; then
+		echo "bench-engine: the private dockerd did not start" >&2
+		exit 1
+	fi
+	eval "$engine_env"
+fi
 
 if ! docker version --format '{{.Server.Version}}' >/dev/null 2>&1; then
 	echo "bench-engine: no Docker engine answers (docker version failed)" >&2
@@ -51,7 +77,7 @@ fi
 
 echo "bench-engine: running (log: $LOG)" >&2
 status=0
-go test -run '^$' -bench '^BenchmarkEngine$' -benchtime 1x -count 1 -timeout 60m \
+go test -run '^$' -bench '^BenchmarkEngine$' -benchtime 1x -count 1 -timeout 180m \
 	./cmd/container-watchdog/ >"$LOG" 2>&1 || status=$?
 
 # The removal loop on the fake clock: a count, not a speed, so a unit test
@@ -60,10 +86,45 @@ if [[ ",$CW_BENCH_SECTIONS," == *,removal,* ]]; then
 	go test -run '^TestRemovalLoopRunsAtMostTenPerFiveMinutes$' -count 1 -v ./watchdog/ >>"$LOG" 2>&1 || status=$?
 fi
 
-# Raw samples, then the table (everything BenchmarkEngine printed).
-grep -E '^(engine benchmark|raw |latency:|repair:|tick:)' "$LOG" || true
+# SSE fan-out: SSE_COUNT runs, each interleaving the two phases.
+if [[ ",$CW_BENCH_SECTIONS," == *,sse,* ]]; then
+	go test -run '^$' -bench '^BenchmarkTickSubscribersApartRealPS$' -benchtime 200x -count "$SSE_COUNT" \
+		./watchdog/httpapi/ >>"$LOG" 2>&1 || status=$?
+fi
+
+# Raw samples, then one table: BenchmarkEngine's rows ("row<TAB>measure<TAB>
+# result<TAB>goal" in the log), then the SSE row (the median run's ratio,
+# with the runs' spread).
+grep -E '^(engine benchmark|raw |latency:|repair:|fleet:|BenchmarkTickSubscribersApart)' "$LOG" || true
 echo
-awk '/^measure /{t=1} t && NF==0 {t=0} t' "$LOG"
+{
+	grep -E '^row	' "$LOG" | cut -f2- || true
+	awk '
+	/^BenchmarkTickSubscribersApartRealPS/ {
+		for (i = 3; i < NF; i += 2) v[$(i+1)] = $i
+		n++; r[n] = v["tick-ratio"]; t0[n] = v["tick-ns-0subs"]; t1[n] = v["tick-ns-1000subs"]
+	}
+	END {
+		if (n == 0) exit
+		for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (r[j] < r[i]) {
+			x = r[i]; r[i] = r[j]; r[j] = x; x = t0[i]; t0[i] = t0[j]; t0[j] = x; x = t1[i]; t1[i] = t1[j]; t1[j] = x
+		}
+		m = int((n + 1) / 2)
+		printf "SSE: tick with 1000 clients (another process) vs none, real docker ps, interleaved (median of %d runs)\t%.1f vs %.1f ms = %.3f (runs %.3f-%.3f)\t<= 1.05\n",
+			n, t1[m] / 1e6, t0[m] / 1e6, r[m], r[1], r[n]
+	}' "$LOG"
+} | awk -F'\t' '
+	{ w[NR] = $1; v[NR] = $2; g[NR] = $3; if (length($1) > a) a = length($1); if (length($2) > b) b = length($2) }
+	END {
+		if (NR == 0) exit
+		if (a < 7) a = 7
+		if (b < 6) b = 6
+		printf "%-*s  %-*s  %s\n", a, "measure", b, "result", "goal"
+		d1 = sprintf("%*s", a, ""); d2 = sprintf("%*s", b, ""); gsub(/ /, "-", d1); gsub(/ /, "-", d2)
+		printf "%s  %s  %s\n", d1, d2, "-------------"
+		for (i = 1; i <= NR; i++) printf "%-*s  %-*s  %s\n", a, w[i], b, v[i], g[i]
+		print "(p99 is nearest-rank: with fewer than 100 samples it is the largest one.)"
+	}'
 grep -oE 'removal loop over .*' "$LOG" | sed 's/^/fake clock: /' || true
 if [ "$status" -ne 0 ] || grep -qE '^(--- FAIL|FAIL)' "$LOG"; then
 	echo "bench-engine: the benchmark failed; see $LOG" >&2

@@ -28,17 +28,21 @@ END { if (n == 0) { print "no benchmark result" > "/dev/stderr"; exit 1 } }'
 
 # What 1000 attached clients cost a tick (BenchmarkTickSubscribers): the
 # real Watcher and registry over a scripted `docker ps`, one event a tick.
+# "Apart": the clients held by a separate process (the test binary
+# re-executed), the two phases interleaved in 10 rounds; the goal (<= 1.05)
+# is judged on these, with a real `docker ps` (issue 12).
 TICKTIME=${TICKTIME:-300x}
 # With a docker engine, also with each listing paying a real `docker ps`.
-out=$(go test -run '^$' -bench '^BenchmarkTickSubscribers(RealPS)?$' -benchtime "$TICKTIME" -count "$COUNT" ./watchdog/httpapi/)
+out=$(go test -run '^$' -bench '^BenchmarkTickSubscribers(Apart)?(RealPS)?$' -benchtime "$TICKTIME" -count "$COUNT" ./watchdog/httpapi/)
 echo
 echo "$out" | awk '
 /^BenchmarkTickSubscribers/ {
 	for (i = 3; i < NF; i += 2) v[$(i+1)] = $i
 	n++
 	kind = ($1 ~ /RealPS/) ? "real ps" : "scripted"
-	printf "%s%-9s %12.3f %15.3f %8.3f\n",
-		(n == 1 ? sprintf("%-9s %12s %15s %8s\n", "listing", "tick ms 0", "tick ms 1000", "ratio") : ""),
+	kind = kind (($1 ~ /Apart/) ? ", clients apart" : ", clients in-process")
+	printf "%s%-30s %12.3f %15.3f %8.3f\n",
+		(n == 1 ? sprintf("%-30s %12s %15s %8s\n", "listing", "tick ms 0", "tick ms 1000", "ratio") : ""),
 		kind, v["tick-ns-0subs"]/1e6, v["tick-ns-1000subs"]/1e6, v["tick-ratio"]
 }
 END { if (n == 0) { print "no tick benchmark result" > "/dev/stderr"; exit 1 } }'

@@ -12,9 +12,7 @@ import (
 	"log/slog"
 	"math"
 	mrand "math/rand/v2"
-	"net/http"
 	"os"
-	"regexp"
 	"runtime"
 	"slices"
 	"strconv"
@@ -38,23 +36,33 @@ func BenchmarkEngine(b *testing.B) {
 		b.Skip("one run is the experiment; use -benchtime 1x")
 	}
 	e := newEngine(b, "cwb")
-	reps := engEnvInt("CW_BENCH_TICK_REPS", 15)
 	samples := engEnvInt("CW_BENCH_LATENCY_SAMPLES", 25)
 	rounds := engEnvInt("CW_BENCH_REPAIR_ROUNDS", 2)
-	idle := time.Duration(engEnvInt("CW_BENCH_IDLE_SECONDS", 60)) * time.Second
-	sizes := []int{10, 100, 500}
-	if v := os.Getenv("CW_BENCH_SIZES"); v != "" {
-		sizes = nil
-		for _, f := range strings.Split(v, ",") {
-			n, err := strconv.Atoi(f)
-			engMust(b, err)
-			sizes = append(sizes, n)
-		}
+	plan := engFleetPlan{
+		tick:       engEnvInts(b, "CW_BENCH_SIZES", []int{10, 100, 500}),
+		detect:     engEnvInts(b, "CW_BENCH_DETECT_SIZES", []int{10, 500}),
+		mass:       engEnvInts(b, "CW_BENCH_MASS", []int{40, 200}),
+		pars:       engEnvInts(b, "CW_BENCH_MASS_PARALLELISM", []int{1, 2, 4, 8, 16}),
+		reps:       engEnvInt("CW_BENCH_TICK_REPS", 15),
+		samples:    engEnvInt("CW_BENCH_DETECT_SAMPLES", 40),
+		massRounds: engEnvInt("CW_BENCH_MASS_ROUNDS", 1),
+		idle:       time.Duration(engEnvInt("CW_BENCH_IDLE_SECONDS", 60)) * time.Second,
 	}
 	var rows []engRow
 	fmt.Printf("engine benchmark: docker %s, image %s, prefix %s, %d CPUs\n", e.docker, e.image, e.root, runtime.NumCPU())
-	sections := os.Getenv("CW_BENCH_SECTIONS") // latency,repair,removal,tick; default all
+	// detect,mass,tick (with idle) are issue 12's table, on one growing
+	// fleet; latency,repair,removal are older experiments. Default: all.
+	sections := os.Getenv("CW_BENCH_SECTIONS")
 	want := func(name string) bool { return sections == "" || slices.Contains(strings.Split(sections, ","), name) }
+	if !want("detect") {
+		plan.detect = nil
+	}
+	if !want("mass") {
+		plan.mass = nil
+	}
+	if !want("tick") {
+		plan.tick, plan.idle = nil, 0
+	}
 	if want("latency") {
 		rows = append(rows, e.benchLatency(b, samples)...)
 	}
@@ -64,18 +72,29 @@ func BenchmarkEngine(b *testing.B) {
 	if want("removal") {
 		rows = append(rows, e.benchRepeatedRemoval(b, engEnvInt("CW_BENCH_REMOVAL_ROUNDS", 5), engEnvInt("CW_BENCH_REMOVAL_LOOP_SECONDS", 120))...)
 	}
-	if want("tick") {
-		rows = append(rows, e.benchTickAndIdle(b, sizes, reps, idle)...)
-	}
+	rows = append(rows, e.benchFleet(b, plan)...)
 
-	fmt.Println()
-	fmt.Printf("%-76s %-38s %s\n", "measure", "result", "goal")
-	fmt.Printf("%-76s %-38s %s\n", strings.Repeat("-", 76), strings.Repeat("-", 38), strings.Repeat("-", 12))
-	for _, r := range rows {
-		fmt.Printf("%-76s %-38s %s\n", r.what, r.value, r.goal)
-	}
+	engPrintTable(rows)
 	fmt.Println("(p99 is nearest-rank: with fewer than 100 samples it is the largest one.)")
 	fmt.Println()
+}
+
+// engPrintTable prints rows as columns as wide as their widest cell.
+func engPrintTable(rows []engRow) {
+	ww, wv := len("measure"), len("result")
+	for _, r := range rows {
+		ww, wv = max(ww, len(r.what)), max(wv, len(r.value))
+	}
+	fmt.Println()
+	fmt.Printf("%-*s  %-*s  %s\n", ww, "measure", wv, "result", "goal")
+	fmt.Printf("%s  %s  %s\n", strings.Repeat("-", ww), strings.Repeat("-", wv), strings.Repeat("-", 13))
+	for _, r := range rows {
+		fmt.Printf("%-*s  %-*s  %s\n", ww, r.what, wv, r.value, r.goal)
+	}
+	// The same rows for scripts/bench-engine.sh, which adds its own.
+	for _, r := range rows {
+		fmt.Printf("row\t%s\t%s\t%s\n", r.what, r.value, r.goal)
+	}
 }
 
 func engEnvInt(k string, def int) int {
@@ -327,82 +346,6 @@ func engMaxTime(a, b time.Time) time.Time {
 		return b
 	}
 	return a
-}
-
-// benchTickAndIdle: the watchdog's Tick (in-process, real docker CLI, real
-// registry) against the bare `docker ps` it makes, interleaved, at each
-// size; then the daemon's memory and CPU at rest with the largest set.
-func (e *engine) benchTickAndIdle(b *testing.B, sizes []int, reps int, idle time.Duration) []engRow {
-	s := e.scenario(b, "tick")
-	p := s.inProcess(b, 12)
-	ctx := context.Background()
-	psArgs := docker.PSArgs("^" + regexp.QuoteMeta(s.prefix))
-	var rows []engRow
-	for _, size := range sizes {
-		took := p.ensure(b, "tick", e.image, engInstanceNames("t", size))
-		fmt.Printf("tick: %d containers running (created in %s)\n", size, took.Round(time.Millisecond))
-		// Warm both paths once.
-		_, _ = p.w.Tick(ctx)
-		_, _ = e.run(psArgs...)
-		var ticks, pss []time.Duration
-		for i := 0; i < reps; i++ {
-			order := []bool{i%2 == 0, i%2 != 0} // alternate which goes first
-			for _, tickFirst := range order {
-				if tickFirst {
-					start := time.Now()
-					rep, err := p.w.Tick(ctx)
-					d := time.Since(start)
-					engMust(b, err)
-					if c := rep.Counts(); c[watchdog.StateRunning] != size || rep.Repairs != 0 {
-						b.Fatalf("tick at %d saw %v", size, c)
-					}
-					ticks = append(ticks, d)
-				} else {
-					start := time.Now()
-					out, err := e.run(psArgs...)
-					d := time.Since(start)
-					engMust(b, err)
-					if got := strings.Count(out, "\n"); got != size {
-						b.Fatalf("docker ps listed %d, want %d", got, size)
-					}
-					pss = append(pss, d)
-				}
-			}
-		}
-		fmt.Printf("raw tick at %d, Tick ms: %s\n", size, engRawList(ticks))
-		fmt.Printf("raw tick at %d, docker ps ms: %s\n", size, engRawList(pss))
-		mt, mp := engMedian(ticks), engMedian(pss)
-		rows = append(rows, engRow{fmt.Sprintf("tick vs bare docker ps, %d containers (median of %d)", size, reps),
-			fmt.Sprintf("%s vs %s ms = %.3f", engMS(mt), engMS(mp), float64(mt)/float64(mp)), "<= 1.10"})
-	}
-	p.w.Wait()
-	engMust(b, p.db.Close())
-
-	// Idle: the real daemon, default interval, events on, the largest set.
-	size := sizes[len(sizes)-1]
-	d := s.startDaemon(b, 60*time.Second, nil)
-	engWaitUntil(b, engineWait, "first tick", func() (bool, string) {
-		code := d.healthz(b)
-		return code == http.StatusOK, strconv.Itoa(code)
-	})
-	pid := d.cmd.Process.Pid
-	time.Sleep(2 * time.Second) // let the start-up tick's children finish
-	u0, c0 := engProcCPU(b, pid)
-	start := time.Now()
-	time.Sleep(idle)
-	u1, c1 := engProcCPU(b, pid)
-	wall := time.Since(start)
-	rss, hwm := engProcRSS(b, pid)
-	st := d.state(b)
-	d.stop(b)
-	own := (u1 - u0).Seconds() / wall.Seconds() * 100
-	kids := (c1 - c0).Seconds() / wall.Seconds() * 100
-	fmt.Printf("raw idle: %d containers, window %s, daemon cpu %.3fs, reaped children (docker CLI) cpu %.3fs, VmRSS %d KiB, VmHWM %d KiB, last tick %.1f ms\n",
-		size, wall.Round(time.Millisecond), (u1 - u0).Seconds(), (c1 - c0).Seconds(), rss, hwm, st.Tick.DurationMS)
-	return append(rows,
-		engRow{fmt.Sprintf("daemon RSS idle, %d containers (VmRSS; peak VmHWM)", size), fmt.Sprintf("%.1f MiB (peak %.1f MiB)", float64(rss)/1024, float64(hwm)/1024), "< 30 MiB"},
-		engRow{fmt.Sprintf("daemon CPU idle, %d containers, %s window, interval 60s", size, wall.Round(time.Second)), fmt.Sprintf("%.3f%% (+%.3f%% docker CLI)", own, kids), "< 1%"},
-	)
 }
 
 // engProcCPU returns the process's own CPU time and that of its reaped

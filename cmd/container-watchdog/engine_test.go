@@ -25,7 +25,7 @@ package main
 // kill, orphan, a death during a tick), engine_repair_test.go those where
 // it recreates it (rm, a failing run, docker unreachable and back),
 // engine_health_test.go issue 8's (health checks and restarts, a hold,
-// repeated removals).
+// repeated removals), engine_fleet_test.go issue 12's fleet of 110.
 // engine_helpers_test.go is the engine, the test image and the docker CLI;
 // engine_daemon_helpers_test.go the daemon under test as its /state,
 // /healthz and SSE stream show it; engine_bench_test.go the benchmark.
@@ -53,4 +53,5 @@ func TestEngine(t *testing.T) {
 	t.Run("health", e.testHealth)
 	t.Run("holdrm", e.testHoldRemove)
 	t.Run("rmagain", e.testRepeatedRemoval)
+	t.Run("fleet", e.testFleet)
 }

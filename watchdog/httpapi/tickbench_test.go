@@ -45,14 +45,19 @@ func BenchmarkTickSubscribersRealPS(b *testing.B) {
 	benchTickSubscribers(b, true)
 }
 
-func benchTickSubscribers(b *testing.B, realPS bool) {
-	const subs, containers = 1000, 20
+// tickRig is the watched world of the tick benchmarks: the real Watcher
+// and SQLite registry over a scripted `docker ps` of 20 containers, one of
+// which flips between running and exited so every tick emits one event,
+// publishing to a Broker. With realPS each listing also pays a real
+// `docker ps` call of a prefix nothing has.
+func tickRig(b *testing.B, realPS bool) (*watchdog.Watcher, *httpapi.Broker) {
+	const containers = 20
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "r.db"))
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer db.Close()
+	b.Cleanup(func() { db.Close() })
 	var instances []string
 	for i := 0; i < containers; i++ {
 		instances = append(instances, fmt.Sprintf("i%02d", i))
@@ -88,6 +93,13 @@ func benchTickSubscribers(b *testing.B, realPS bool) {
 		Docker: dc, Registry: db, Reconciler: &watchdog.Reconciler{Docker: dc, Prefix: "claude-hooks-"},
 		Publisher: broker, Prefix: "claude-hooks-", Log: slog.New(slog.DiscardHandler),
 	}
+	return w, broker
+}
+
+func benchTickSubscribers(b *testing.B, realPS bool) {
+	const subs = 1000
+	ctx := context.Background()
+	w, broker := tickRig(b, realPS)
 	var received atomic.Int64
 	delivered := func(want int64) {
 		for deadline := time.Now().Add(30 * time.Second); received.Load() < want; time.Sleep(50 * time.Microsecond) {
