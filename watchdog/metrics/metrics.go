@@ -34,7 +34,7 @@ type Options struct {
 	Sinks SinkStats
 }
 
-// Metrics holds every series. Publish and ObserveTick may be called from
+// Metrics holds every series. Publish, ObserveTick and ObserveCheck may be called from
 // any goroutine.
 type Metrics struct {
 	reg *prometheus.Registry
@@ -46,6 +46,7 @@ type Metrics struct {
 	up                   *prometheus.GaugeVec
 	state                *prometheus.GaugeVec
 	ticks                *prometheus.CounterVec
+	checks               *prometheus.CounterVec
 	tickDuration         prometheus.Histogram
 	lastTick             prometheus.Gauge
 	detection            prometheus.Histogram
@@ -83,6 +84,8 @@ func New(o Options) *Metrics {
 			Help: "1 for the state each expected container was in at the last completed tick (running, stopped, missing, held, unhealthy)."}, []string{"container", "agent", "instance", "state"}),
 		ticks: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "ticks_total",
 			Help: "Ticks by result: completed, or skipped (docker could not be listed)."}, []string{"result"}),
+		checks: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "checks_total",
+			Help: "Targeted checks of one removed container (one docker call each), by result: judged, unregistered or failed (both left to a tick)."}, []string{"result"}),
 		tickDuration: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "tick_duration_seconds",
 			Help: "How long each tick took.", Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}}),
 		lastTick: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "last_tick_timestamp_seconds",
@@ -108,7 +111,7 @@ func New(o Options) *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		info, interval, m.events, m.recreations, m.containerRecreations, m.instances, m.up, m.state,
-		m.ticks, m.tickDuration, m.lastTick, m.detection, m.repair,
+		m.ticks, m.checks, m.tickDuration, m.lastTick, m.detection, m.repair,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "sse_clients",
 			Help: "Connected /events clients."}, func() float64 { n, _ := sse(); return float64(n) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: ns, Name: "sse_clients_dropped_total",
@@ -122,10 +125,20 @@ func New(o Options) *Metrics {
 	for _, r := range []string{"completed", "skipped"} {
 		m.ticks.WithLabelValues(r)
 	}
+	for _, r := range []watchdog.CheckResult{watchdog.CheckJudged, watchdog.CheckUnregistered, watchdog.CheckFailed} {
+		m.checks.WithLabelValues(string(r))
+	}
 	for _, s := range instanceStates {
 		m.instances.WithLabelValues(s)
 	}
 	return m
+}
+
+// ObserveCheck counts one targeted check, as the loop's AfterCheck sees
+// it. A check judges one container: the instance series stay the last
+// completed tick's.
+func (m *Metrics) ObserveCheck(rep watchdog.CheckReport, _ error) {
+	m.checks.WithLabelValues(string(rep.Result)).Inc()
 }
 
 // Handler serves the exposition.
