@@ -38,9 +38,9 @@ type Follower struct {
 	// Own, when set, says an event was the watchdog's own doing (its
 	// repair's docker run, its restart, the rm they ran): those ask for
 	// nothing, as the work reports its own outcome.
-	Own func(container string, at time.Time) bool
-	Clock    clock.Clock
-	Log      *slog.Logger
+	Own   func(container string, at time.Time) bool
+	Clock clock.Clock
+	Log   *slog.Logger
 	// Backoff paces restarts of the stream: the first at once, then
 	// Initial doubling to Max; a stream that lasted Reset starts afresh.
 	Backoff Backoff
