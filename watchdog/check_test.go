@@ -50,20 +50,25 @@ func TestCheckReportsARemovalWithOneCallAndRepairsIt(t *testing.T) {
 	e.w.Evidence.Record(watchdog.Lifecycle{Time: e.clock.Now(), Container: name, Action: "kill", Signal: "9"})
 	e.w.Evidence.Record(watchdog.Lifecycle{Time: e.clock.Now(), Container: name, Action: "destroy"})
 
-	// The repair's own look waits, so the check's calls are its alone.
+	// The repair's own look waits, so the calls answered meanwhile are
+	// the check's alone (the runner records a call before it is answered).
 	repairLooks := make(chan struct{})
 	var mu sync.Mutex
+	var answered [][]string
 	gets := 0
 	e.fake.intercept(func(ctx context.Context, args []string, emit func(string), next nextCall) (exec.Result, error) {
+		mu.Lock()
 		if isGet(args) {
-			mu.Lock()
 			gets++
-			n := gets
-			mu.Unlock()
-			if n > 1 {
-				<-repairLooks
-			}
 		}
+		wait := isGet(args) && gets > 1
+		mu.Unlock()
+		if wait {
+			<-repairLooks
+		}
+		mu.Lock()
+		answered = append(answered, args)
+		mu.Unlock()
 		return next(ctx, emit)
 	})
 	e.fake.runner.Reset()
@@ -71,9 +76,11 @@ func TestCheckReportsARemovalWithOneCallAndRepairsIt(t *testing.T) {
 	if err != nil || rep.Result != watchdog.CheckJudged || rep.Repairs != 1 || rep.Instance.State != watchdog.StateMissing {
 		t.Fatalf("Check = %+v, %v; want judged missing, one repair", rep, err)
 	}
-	calls := e.fake.runner.Calls()
-	if len(calls) != 1 || !isGet(calls[0][1:]) || !mentions(calls[0], "name=^/?"+name+"$") {
-		t.Fatalf("check made docker calls %v, want one exact-name lookup of %s", calls, name)
+	mu.Lock()
+	calls := slices.Clone(answered)
+	mu.Unlock()
+	if len(calls) != 1 || !isGet(calls[0]) || !mentions(calls[0], "name=^/?"+name+"$") {
+		t.Fatalf("check made docker calls %q, want one exact-name lookup of %s", calls, name)
 	}
 	close(repairLooks)
 	e.w.Wait()
