@@ -73,15 +73,18 @@ func TestFollowerAsksCheckForRemovalAndNothingForItsOwn(t *testing.T) {
 	f.ask(Lifecycle{Container: "y", Action: "oom", Time: t0})
 	f.ask(Lifecycle{Container: "z", Action: "health_status", Time: t0})
 	f.ask(Lifecycle{Container: "w", Action: "start", Time: t0})
-	if want := map[string]bool{"mine": true, "y": true, "z": true, "w": true}; !maps.Equal(a.ticks, want) {
+	if want := map[string]bool{"y": true, "z": true, "w": true}; !maps.Equal(a.ticks, want) {
 		t.Errorf("tick asks %v, want %v", a.ticks, want)
+	}
+	if got := a.takeDied(); !slices.Equal(got, []string{"mine"}) {
+		t.Errorf("deaths %q, want mine", got)
 	}
 	// docker rm -f: kill, die, destroy; the destroy's check covers the die.
 	f.ask(Lifecycle{Container: "v", Action: "die", Time: t0})
 	f.ask(Lifecycle{Container: "v", Action: "destroy", Time: t0})
 	f.ask(Lifecycle{Container: "v", Action: "destroy", Time: t0})
-	if a.ticks["v"] {
-		t.Error("the die still asks for a tick after the destroy")
+	if a.died["v"] {
+		t.Error("the die still asks for a look after the destroy")
 	}
 	if got := a.takeChecks(); !slices.Equal(got, []string{"v"}) {
 		t.Errorf("checks %q, want v once", got)

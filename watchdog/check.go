@@ -19,7 +19,16 @@ const (
 	CheckUnregistered CheckResult = "unregistered"
 	// CheckFailed: the registry or docker could not be read.
 	CheckFailed CheckResult = "failed"
+	// CheckPresent: a died container docker still has (CheckGone):
+	// judging it is a tick's.
+	CheckPresent CheckResult = "present"
+	// CheckRemoving: a died container docker is removing (CheckGone):
+	// the destroy that follows brings a check.
+	CheckRemoving CheckResult = "removing"
 )
+
+// CheckResults are every CheckResult.
+var CheckResults = []CheckResult{CheckJudged, CheckUnregistered, CheckFailed, CheckPresent, CheckRemoving}
 
 // CheckReport is one targeted check.
 type CheckReport struct {
@@ -47,11 +56,23 @@ type CheckReport struct {
 // failed; Result says which, and the error why) is the next tick's, and
 // whatever Check misjudged the next tick's listing corrects.
 func (w *Watcher) Check(ctx context.Context, name string) (CheckReport, error) {
+	return w.checkName(ctx, name, false)
+}
+
+// CheckGone is Check for a container docker said died: when the same one
+// call finds it gone, it is judged as Check judges it (docker rm -f's die
+// came long before its destroy); when docker still has it, nothing is
+// judged, and Result says present (a tick's to judge) or removing.
+func (w *Watcher) CheckGone(ctx context.Context, name string) (CheckReport, error) {
+	return w.checkName(ctx, name, true)
+}
+
+func (w *Watcher) checkName(ctx context.Context, name string, onlyGone bool) (CheckReport, error) {
 	w.setup()
 	w.looking.Lock()
 	defer w.looking.Unlock()
 	rep := CheckReport{Container: name, Started: w.Clock.Now(), Result: CheckJudged}
-	err := w.check(ctx, &rep)
+	err := w.check(ctx, &rep, onlyGone)
 	if err != nil {
 		rep.Result, rep.Error = CheckFailed, err.Error()
 	}
@@ -59,11 +80,18 @@ func (w *Watcher) Check(ctx context.Context, name string) (CheckReport, error) {
 	return rep, err
 }
 
-func (w *Watcher) check(ctx context.Context, rep *CheckReport) error {
+func (w *Watcher) check(ctx context.Context, rep *CheckReport, onlyGone bool) error {
 	s, in, ok, err := w.surveyOne(ctx, rep.Container)
 	if err != nil || !ok {
 		rep.Result = CheckUnregistered
 		return err
+	}
+	if c := s.seen[rep.Container]; onlyGone && c != nil {
+		rep.Result = CheckPresent
+		if c.State == "removing" {
+			rep.Result = CheckRemoving
+		}
+		return nil
 	}
 	policy := Agent{}
 	for _, a := range s.agents {

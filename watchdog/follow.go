@@ -95,6 +95,8 @@ func (f *Follower) ask(l Lifecycle) {
 		f.Trigger()
 	case l.Action == "destroy":
 		f.Asks.Check(l.Container)
+	case l.Action == "die":
+		f.Asks.Died(l.Container)
 	default:
 		f.Asks.Tick(l.Container)
 	}

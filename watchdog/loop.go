@@ -25,7 +25,8 @@ type Loop struct {
 	// Asks, when set, carries what docker's event stream asks about
 	// containers: a check of a removed one runs at once, between ticks
 	// (never during one); a tick asked about one waits the Settle, unless
-	// a check of the same container covers it meanwhile.
+	// a check of the same container covers it meanwhile; a death is
+	// checked after the Settle, and ticks only if docker still has it.
 	Asks *Asks
 	// AfterCheck sees every check, on the loop goroutine.
 	AfterCheck func(CheckReport, error)
@@ -119,6 +120,9 @@ func (l *Loop) settle(ctx context.Context, anon bool) (tick, ok bool) {
 		}
 	}
 	l.runChecks(ctx)
+	for _, name := range l.Asks.takeDied() {
+		l.report(ctx, name, l.Watcher.CheckGone)
+	}
 	// Fires during the settle are covered by the tick about to run.
 	select {
 	case <-l.Trigger:
@@ -129,19 +133,25 @@ func (l *Loop) settle(ctx context.Context, anon bool) (tick, ok bool) {
 	return anon || asked, true
 }
 
-// runChecks checks each container asked, one docker call each; one the
-// check could not judge asks for a tick instead.
+// runChecks checks each container asked, one docker call each.
 func (l *Loop) runChecks(ctx context.Context) {
 	for _, name := range l.Asks.takeChecks() {
-		rep, err := l.Watcher.Check(ctx, name)
-		if ctx.Err() != nil {
-			return
-		}
-		if l.AfterCheck != nil {
-			l.AfterCheck(rep, err)
-		}
-		if rep.Result != CheckJudged {
-			l.Asks.Tick(name)
-		}
+		l.report(ctx, name, l.Watcher.Check)
+	}
+}
+
+// report runs one check and hands it to AfterCheck. A container the check
+// could not judge, or found still there after it died, asks for a tick;
+// one docker is removing waits for its destroy's check.
+func (l *Loop) report(ctx context.Context, name string, check func(context.Context, string) (CheckReport, error)) {
+	rep, err := check(ctx, name)
+	if ctx.Err() != nil {
+		return
+	}
+	if l.AfterCheck != nil {
+		l.AfterCheck(rep, err)
+	}
+	if rep.Result != CheckJudged && rep.Result != CheckRemoving {
+		l.Asks.Tick(name)
 	}
 }

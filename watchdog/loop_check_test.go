@@ -241,3 +241,63 @@ func TestOwnRestartAsksNoTick(t *testing.T) {
 	fl.noWait()
 	fl.stop()
 }
+
+// A death is looked at after the settle with one call about the
+// container: gone (docker rm -f whose destroy comes late), it is judged
+// there, with no tick; being removed, its destroy's check will judge it;
+// still there, a tick judges it.
+func TestLoopDeathIsOneLookupThenATickOnlyIfStillThere(t *testing.T) {
+	e := newTickEnv(t, agent("dev"), agent("web"), agent("db"))
+	dev, web, db := cname("dev", "default"), cname("web", "default"), cname("db", "default")
+	l := newLoopEnv(e)
+	a := l.withAsks()
+	l.start()
+	l.nextTick()
+	wantWait(t, l.nextWait(), loopInterval)
+
+	e.fake.remove(dev)
+	e.fake.runner.Reset()
+	a.Died(dev)
+	wantWait(t, l.nextWait(), loopSettle)
+	l.clock.Advance(loopSettle)
+	if r := l.nextCheck(); r.Result != watchdog.CheckJudged || r.Instance.State != watchdog.StateMissing {
+		t.Fatalf("check %+v, want judged missing", r)
+	}
+	l.noTick()
+	l.noWait()
+	e.w.Wait()
+	wantEvents(t, e.pub.take(), "container_missing "+dev, "container_recreated "+dev)
+	if got := listings(e.fake); len(got) != 0 {
+		t.Errorf("listings %q, want none", got)
+	}
+
+	e.fake.setState(web, "removing")
+	a.Died(web)
+	wantWait(t, l.nextWait(), loopSettle)
+	l.clock.Advance(loopSettle)
+	if r := l.nextCheck(); r.Result != watchdog.CheckRemoving {
+		t.Fatalf("check %+v, want removing", r)
+	}
+	l.noTick()
+	l.noWait()
+	e.fake.remove(web)
+	a.Check(web)
+	if r := l.nextCheck(); r.Result != watchdog.CheckJudged || r.Instance.State != watchdog.StateMissing {
+		t.Fatalf("check %+v, want judged missing", r)
+	}
+	e.w.Wait()
+	wantEvents(t, e.pub.take(), "container_missing "+web, "container_recreated "+web)
+
+	e.fake.setState(db, "exited")
+	a.Died(db)
+	wantWait(t, l.nextWait(), loopSettle)
+	l.clock.Advance(loopSettle)
+	if r := l.nextCheck(); r.Result != watchdog.CheckPresent {
+		t.Fatalf("check %+v, want present", r)
+	}
+	if r := l.nextTick(); stateOf(t, r.rep, db) != watchdog.StateStopped {
+		t.Errorf("tick %+v, want %s stopped", r.rep, db)
+	}
+	wantEvents(t, e.pub.take(), "container_stopped "+db)
+	l.stop()
+}

@@ -85,7 +85,7 @@ func New(o Options) *Metrics {
 		ticks: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "ticks_total",
 			Help: "Ticks by result: completed, or skipped (docker could not be listed)."}, []string{"result"}),
 		checks: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "checks_total",
-			Help: "Targeted checks of one removed container (one docker call each), by result: judged, unregistered or failed (both left to a tick)."}, []string{"result"}),
+			Help: "Targeted checks of one removed or died container (one docker call each), by result: judged; present, unregistered or failed (left to a tick); removing (left to its destroy's check)."}, []string{"result"}),
 		tickDuration: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "tick_duration_seconds",
 			Help: "How long each tick took.", Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}}),
 		lastTick: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "last_tick_timestamp_seconds",
@@ -125,7 +125,7 @@ func New(o Options) *Metrics {
 	for _, r := range []string{"completed", "skipped"} {
 		m.ticks.WithLabelValues(r)
 	}
-	for _, r := range []watchdog.CheckResult{watchdog.CheckJudged, watchdog.CheckUnregistered, watchdog.CheckFailed} {
+	for _, r := range watchdog.CheckResults {
 		m.checks.WithLabelValues(string(r))
 	}
 	for _, s := range instanceStates {
