@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -55,6 +56,9 @@ type Metrics struct {
 	mu         sync.Mutex
 	containers map[string]*container
 	agents     map[string]bool
+	// last is every instance as the last completed tick saw it, with what
+	// checks and repairs saw since: the instance series' source.
+	last []watchdog.InstanceState
 }
 
 // container is what the metrics remember of one expected container.
@@ -139,6 +143,23 @@ func New(o Options) *Metrics {
 // completed tick's.
 func (m *Metrics) ObserveCheck(rep watchdog.CheckReport, _ error) {
 	m.checks.WithLabelValues(string(rep.Result)).Inc()
+	if rep.Result == watchdog.CheckJudged {
+		m.observeOne(rep.Instance)
+	}
+}
+
+// observeOne sets one instance's series as a check or a repair saw it,
+// within the last completed tick's view (one no tick has seen waits for
+// a tick).
+func (m *Metrics) observeOne(in watchdog.InstanceState) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	i := slices.IndexFunc(m.last, func(x watchdog.InstanceState) bool { return x.Container == in.Container })
+	if i < 0 {
+		return
+	}
+	m.last[i] = in
+	m.observeLocked(m.last)
 }
 
 // Handler serves the exposition.
@@ -153,6 +174,10 @@ var _ watchdog.Publisher = (*Metrics)(nil)
 
 // Publish implements watchdog.Publisher: it counts a stored event.
 func (m *Metrics) Publish(e watchdog.Event) {
+	if e.Type == watchdog.EventRecreated {
+		// Running again, as no tick may look before the next interval.
+		defer m.observeOne(watchdog.InstanceState{Container: e.Container, Agent: e.Agent, Instance: e.Instance, State: watchdog.StateRunning})
+	}
 	m.events.WithLabelValues(string(e.Type)).Inc()
 	if !e.DockerTime.IsZero() {
 		m.detection.Observe(max(0, e.Time.Sub(e.DockerTime).Seconds()))
@@ -219,6 +244,12 @@ func (m *Metrics) ObserveTick(rep watchdog.TickReport, err error) {
 func (m *Metrics) observeInstances(instances []watchdog.InstanceState) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.last = slices.Clone(instances)
+	m.observeLocked(instances)
+}
+
+// observeLocked is observeInstances with m.mu held.
+func (m *Metrics) observeLocked(instances []watchdog.InstanceState) {
 	counts := make(map[string]int, len(instanceStates))
 	seen := make(map[string]bool, len(instances))
 	agents := map[string]bool{}
