@@ -22,6 +22,14 @@ type Loop struct {
 	Settle  time.Duration
 	// AfterTick sees every tick, completed or skipped, on the loop goroutine.
 	AfterTick func(TickReport, error)
+	// Asks, when set, carries what docker's event stream asks about
+	// containers: a check of a removed one runs at once, between ticks
+	// (never during one); a tick asked about one waits the Settle, unless
+	// a check of the same container covers it meanwhile; a death is
+	// checked after the Settle, and ticks only if docker still has it.
+	Asks *Asks
+	// AfterCheck sees every check, on the loop goroutine.
+	AfterCheck func(CheckReport, error)
 }
 
 // NewTrigger returns a trigger channel and a non-blocking function that
@@ -59,30 +67,91 @@ func (l *Loop) Run(ctx context.Context) error {
 // wait sleeps until the next tick is due; false means ctx ended. ticked
 // is when the last tick began: a deferred repair already due then is one
 // that tick could not make (docker was down), and waking for it again at
-// once would only spin.
+// once would only spin. Checks asked meanwhile run at once and the wait
+// goes on; a tick asked for comes after the settle.
 func (l *Loop) wait(ctx context.Context, ticked time.Time) bool {
 	d := l.Interval
 	if next := l.Watcher.NextWake(); next.After(ticked) {
 		d = min(d, max(next.Sub(l.Clock.Now()), 0))
 	}
-	select {
-	case <-ctx.Done():
-		return false
-	case <-l.Clock.After(d):
-		return true
-	case <-l.Trigger:
-	}
-	if l.Settle > 0 {
+	due := l.Clock.After(d)
+	for {
+		anon := false
 		select {
 		case <-ctx.Done():
 			return false
-		case <-l.Clock.After(l.Settle):
+		case <-due:
+			l.Asks.takeTick() // covered by the tick about to run
+			return true
+		case <-l.Trigger:
+			anon = true
+		case <-l.Asks.Ready():
+			l.runChecks(ctx)
+			if !l.Asks.wantsTick() {
+				continue
+			}
 		}
+		tick, ok := l.settle(ctx, anon)
+		if !ok || tick {
+			return ok
+		}
+	}
+}
+
+// settle waits Settle so that a burst (kill, die, destroy) is seen by a
+// single tick, running the checks asked meanwhile, and says whether a
+// tick is still wanted: anon (a trigger came) or a tick asked about a
+// container no check has covered since. ok is false when ctx ended.
+func (l *Loop) settle(ctx context.Context, anon bool) (tick, ok bool) {
+	var end <-chan time.Time
+	if l.Settle > 0 {
+		end = l.Clock.After(l.Settle)
+	}
+	for end != nil {
+		select {
+		case <-ctx.Done():
+			return false, false
+		case <-end:
+			end = nil
+		case <-l.Trigger:
+			anon = true
+		case <-l.Asks.Ready():
+			l.runChecks(ctx)
+		}
+	}
+	l.runChecks(ctx)
+	for _, name := range l.Asks.takeDied() {
+		l.report(ctx, name, l.Watcher.CheckGone)
 	}
 	// Fires during the settle are covered by the tick about to run.
 	select {
 	case <-l.Trigger:
+		anon = true
 	default:
 	}
-	return true
+	asked := l.Asks.takeTick()
+	return anon || asked, true
+}
+
+// runChecks checks each container asked, one docker call each.
+func (l *Loop) runChecks(ctx context.Context) {
+	for _, name := range l.Asks.takeChecks() {
+		l.report(ctx, name, l.Watcher.Check)
+	}
+}
+
+// report runs one check and hands it to AfterCheck. A container the check
+// could not judge, or found still there after it died, asks for a tick;
+// one docker is removing waits for its destroy's check.
+func (l *Loop) report(ctx context.Context, name string, check func(context.Context, string) (CheckReport, error)) {
+	rep, err := check(ctx, name)
+	if ctx.Err() != nil {
+		return
+	}
+	if l.AfterCheck != nil {
+		l.AfterCheck(rep, err)
+	}
+	if rep.Result != CheckJudged && rep.Result != CheckRemoving {
+		l.Asks.Tick(name)
+	}
 }

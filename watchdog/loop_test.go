@@ -28,6 +28,8 @@ type loopEnv struct {
 	done   chan error
 	// seen is how many of the clock's waits the test has looked at.
 	seen int
+	// checks gets each check the loop runs (withAsks).
+	checks chan watchdog.CheckReport
 }
 
 const (

@@ -42,6 +42,7 @@ func DefaultParallelism() int { return max(4, 2*runtime.NumCPU()) }
 // per pod. The zero record is an instance never repaired.
 type record struct {
 	inFlight bool      // a recreation or restart is under way
+	began    time.Time // when the last one began
 	doneAt   time.Time // when the last one ended
 	attempts int       // recreations in the current streak
 	last     time.Time // when the streak's last attempt began
@@ -163,7 +164,7 @@ func (rs *repairs) begin(name string, now time.Time) (ok bool) {
 		r.deferredUntil = time.Time{}
 		r.attempts++
 		r.last = now
-		r.inFlight = true
+		r.inFlight, r.began = true, now
 		ok = true
 	})
 	return ok
@@ -178,7 +179,7 @@ func (rs *repairs) beginRestart(name string, now time.Time) (ok bool) {
 			return
 		}
 		r.restarts = append(r.restarts, now)
-		r.inFlight = true
+		r.inFlight, r.began = true, now
 		ok = true
 	})
 	return ok
@@ -187,6 +188,29 @@ func (rs *repairs) beginRestart(name string, now time.Time) (ok bool) {
 // end releases the claim begin or beginRestart took.
 func (rs *repairs) end(name string, now time.Time) {
 	rs.with(name, func(r *record) { r.inFlight, r.doneAt = false, now })
+}
+
+// ownWindow is how long after a recreation or restart ended the events
+// docker stamped while it ran are still taken as its own: the stream
+// delivers a call's events just after the call has returned.
+const ownWindow = 5 * time.Second
+
+// own says that docker's event about name, stamped at, was the watchdog's
+// own doing, seen at now: it happened while a recreation or restart of
+// name was under way (its create and start, the die and destroy of what
+// it replaced or restarted), and the work ended at most ownWindow ago.
+// Anything docker stamped before the work began or after it ended is not.
+func (rs *repairs) own(name string, at, now time.Time) bool {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	r := rs.by[name]
+	switch {
+	case r == nil || r.began.IsZero() || at.Before(r.began):
+		return false
+	case r.inFlight:
+		return true
+	}
+	return !at.After(r.doneAt) && now.Sub(r.doneAt) <= ownWindow
 }
 
 // nextWake is the earliest deferred attempt or recheck, or zero.
@@ -206,6 +230,14 @@ func (rs *repairs) nextWake() time.Time {
 
 // Wait blocks until every repair under way has finished.
 func (w *Watcher) Wait() { w.setup(); w.repairs.wg.Wait() }
+
+// Own says that docker's event about the container, stamped at, was
+// caused by the watchdog's own recreation or restart of it: it asks for
+// no look, as the work reports its own outcome.
+func (w *Watcher) Own(container string, at time.Time) bool {
+	w.setup()
+	return w.repairs.own(container, at, w.Clock.Now())
+}
 
 // NextWake is when a deferred recreation may be tried, or zero.
 func (w *Watcher) NextWake() time.Time { w.setup(); return w.repairs.nextWake() }

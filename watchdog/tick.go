@@ -65,6 +65,10 @@ type Watcher struct {
 	// ticked is set once a tick has completed: the first one after a
 	// start says that what it finds was found after a restart.
 	ticked bool
+	// looking lets one look at docker run at a time, a tick or a check:
+	// what one judged from docker is never judged again from an older
+	// view by the other.
+	looking sync.Mutex
 	// logMu keeps the event log's id order and the publish order one and
 	// the same while repairs report concurrently: an SSE client skips ids
 	// at or below the last it got.
@@ -112,6 +116,8 @@ type survey struct {
 // goes on from what was read last (TickReport.Degraded says so).
 func (w *Watcher) Tick(ctx context.Context) (TickReport, error) {
 	w.setup()
+	w.looking.Lock()
+	defer w.looking.Unlock()
 	rep := TickReport{Started: w.Clock.Now(), Result: TickCompleted}
 	s, err := w.survey(ctx)
 	if err != nil {
@@ -182,18 +188,7 @@ func (w *Watcher) judgeAll(ctx context.Context, rep *TickReport, s survey) map[s
 	for _, in := range ExpectedInstances(s.agents) {
 		name := ContainerName(w.Prefix, in.Agent, in.Instance)
 		watched[name] = true
-		if w.repairs.busy(name, s.listed) || s.leased[name] {
-			p := s.observations[name]
-			rep.Instances = append(rep.Instances, InstanceState{Container: name, Agent: in.Agent, Instance: in.Instance, State: orState(p.State, StateMissing), Since: p.Since})
-			continue
-		}
-		a := policy[in.Agent]
-		l := Look{Container: name, Agent: in.Agent, Instance: in.Instance, Prev: s.observations[name], Docker: s.seen[name], Listed: s.listed,
-			OnUnhealthy: a.OnUnhealthy, UnhealthyGrace: a.UnhealthyGrace, Intent: s.intents[name], FirstLook: !w.ticked}
-		if h, ok := s.holds[name]; ok {
-			l.Hold = &h
-		}
-		rep.Instances = append(rep.Instances, w.guard(rep, l, func() InstanceState { return w.judge(ctx, rep, l) }))
+		rep.Instances = append(rep.Instances, w.judgeInstance(ctx, rep, &s, in, policy[in.Agent]))
 	}
 	for _, c := range orphans(w.Prefix, s.all, s.agents) {
 		watched[c.Name] = true
@@ -201,6 +196,25 @@ func (w *Watcher) judgeAll(ctx context.Context, rep *TickReport, s survey) map[s
 		rep.Instances = append(rep.Instances, w.guard(rep, l, func() InstanceState { return w.judge(ctx, rep, l) }))
 	}
 	return watched
+}
+
+// judgeInstance judges one expected instance of agent a from what s saw,
+// unless the survey is stale for it (a repair under way or ended since
+// the listing began) or a reconcile holds its lease: then it reports the
+// instance as last recorded. Ticks and checks alike judge through it;
+// the caller holds logMu.
+func (w *Watcher) judgeInstance(ctx context.Context, rep *TickReport, s *survey, in Instance, a Agent) InstanceState {
+	name := ContainerName(w.Prefix, in.Agent, in.Instance)
+	if w.repairs.busy(name, s.listed) || s.leased[name] {
+		p := s.observations[name]
+		return InstanceState{Container: name, Agent: in.Agent, Instance: in.Instance, State: orState(p.State, StateMissing), Since: p.Since}
+	}
+	l := Look{Container: name, Agent: in.Agent, Instance: in.Instance, Prev: s.observations[name], Docker: s.seen[name], Listed: s.listed,
+		OnUnhealthy: a.OnUnhealthy, UnhealthyGrace: a.UnhealthyGrace, Intent: s.intents[name], FirstLook: !w.ticked}
+	if h, ok := s.holds[name]; ok {
+		l.Hold = &h
+	}
+	return w.guard(rep, l, func() InstanceState { return w.judge(ctx, rep, l) })
 }
 
 // guard runs one instance's work so that a panic in it is logged and never

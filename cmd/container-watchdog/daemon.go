@@ -85,12 +85,13 @@ func (c *RunCmd) wire(e *env, db *sqlite.DB, ln net.Listener, interval time.Dura
 	api := &httpapi.Server{Broker: broker, Events: db, Liveness: d.liveness, Clock: e.clock, Addr: ln.Addr(), Metrics: d.metrics.Handler(),
 		Notifications: sender.Stats}
 	w := c.watcher(e, db, watchdog.Publishers{journal.New(e.stderr), broker, d.metrics, sender})
-	lt := newLoopTask(w, interval, c.Settle, e, d.afterTick)
+	lt := newLoopTask(w, interval, c.Settle, e, d.afterTick, d.metrics.ObserveCheck)
 	d.tasks = []task{newHTTPTask(ln, api.Handler(), serverLimits), readyTask(broker.Run), lt, readyTask(sender.Run)}
 	if !c.NoEvents {
 		w.Evidence = watchdog.NewEvidence(16, 10*time.Minute)
 		f := &watchdog.Follower{
 			Source: e.docker(), Prefix: e.g.Prefix, Evidence: w.Evidence, Trigger: lt.fire,
+			Asks: lt.asks, Own: w.Own,
 			Clock: e.clock, Log: e.log,
 			Backoff: watchdog.Backoff{Initial: time.Second, Max: 30 * time.Second, Reset: 30 * time.Second, Burst: 1},
 		}

@@ -122,11 +122,16 @@ func TestMetricsOfTheRunningDaemon(t *testing.T) {
 	}
 
 	// Docker unreachable for one tick: skipped, counted, instances kept.
-	d.run("docker", "fake-fault", "ps", "fail", "Cannot connect to the Docker daemon", "1")
-	d.run("docker", "fake-set-state", "claude-hooks-dev-b", "exited") // its die event asks for a tick
+	// The die's own lookup after the settle fails first (a failed check,
+	// which asks for the tick).
+	d.run("docker", "fake-fault", "ps", "fail", "Cannot connect to the Docker daemon", "2")
+	d.run("docker", "fake-set-state", "claude-hooks-dev-b", "exited") // its die event asks for a look
 	skipped := scrapeUntil(t, d, "a skipped tick", func(fs metricstest.Families) bool {
 		return fs.Value(mp+"ticks_total", "result=skipped") == 1
 	})
+	if skipped.Value(mp+"checks_total", "result=failed") != 1 {
+		t.Errorf("checks_total{failed} = %v, want the die's failed lookup", skipped.Value(mp+"checks_total", "result=failed"))
+	}
 	if skipped.Value(mp+"instances", "state=running") != 2 || skipped.Value(mp+"container_up", "container=claude-hooks-dev-b") != 1 {
 		t.Errorf("a skipped tick changed the instances: running %v, dev-b up %v",
 			skipped.Value(mp+"instances", "state=running"), skipped.Value(mp+"container_up", "container=claude-hooks-dev-b"))

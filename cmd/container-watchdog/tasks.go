@@ -84,16 +84,18 @@ func (t *httpTask) Run(ctx context.Context) error {
 type loopTask struct {
 	loop  *watchdog.Loop
 	fire  func() // asks for a tick soon
+	asks  *watchdog.Asks
 	ready chan struct{}
 	once  sync.Once
 }
 
-func newLoopTask(w *watchdog.Watcher, interval, settle time.Duration, e *env, afterTick func(watchdog.TickReport, error)) *loopTask {
+func newLoopTask(w *watchdog.Watcher, interval, settle time.Duration, e *env, afterTick func(watchdog.TickReport, error), afterCheck func(watchdog.CheckReport, error)) *loopTask {
 	trigger, fire := watchdog.NewTrigger()
 	w.Wake = fire
-	t := &loopTask{fire: fire, ready: make(chan struct{})}
+	t := &loopTask{fire: fire, asks: watchdog.NewAsks(), ready: make(chan struct{})}
 	t.loop = &watchdog.Loop{
 		Watcher: w, Interval: interval, Clock: e.clock, Trigger: trigger, Settle: settle,
+		Asks: t.asks, AfterCheck: afterCheck,
 		AfterTick: func(rep watchdog.TickReport, err error) {
 			afterTick(rep, err)
 			t.once.Do(func() { close(t.ready) })

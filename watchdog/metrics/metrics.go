@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -34,7 +35,7 @@ type Options struct {
 	Sinks SinkStats
 }
 
-// Metrics holds every series. Publish and ObserveTick may be called from
+// Metrics holds every series. Publish, ObserveTick and ObserveCheck may be called from
 // any goroutine.
 type Metrics struct {
 	reg *prometheus.Registry
@@ -46,6 +47,7 @@ type Metrics struct {
 	up                   *prometheus.GaugeVec
 	state                *prometheus.GaugeVec
 	ticks                *prometheus.CounterVec
+	checks               *prometheus.CounterVec
 	tickDuration         prometheus.Histogram
 	lastTick             prometheus.Gauge
 	detection            prometheus.Histogram
@@ -54,6 +56,9 @@ type Metrics struct {
 	mu         sync.Mutex
 	containers map[string]*container
 	agents     map[string]bool
+	// last is every instance as the last completed tick saw it, with what
+	// checks and repairs saw since: the instance series' source.
+	last []watchdog.InstanceState
 }
 
 // container is what the metrics remember of one expected container.
@@ -83,6 +88,8 @@ func New(o Options) *Metrics {
 			Help: "1 for the state each expected container was in at the last completed tick (running, stopped, missing, held, unhealthy)."}, []string{"container", "agent", "instance", "state"}),
 		ticks: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "ticks_total",
 			Help: "Ticks by result: completed, or skipped (docker could not be listed)."}, []string{"result"}),
+		checks: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "checks_total",
+			Help: "Targeted checks of one removed or died container (one docker call each), by result: judged; present, unregistered or failed (left to a tick); removing (left to its destroy's check)."}, []string{"result"}),
 		tickDuration: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "tick_duration_seconds",
 			Help: "How long each tick took.", Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}}),
 		lastTick: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "last_tick_timestamp_seconds",
@@ -108,7 +115,7 @@ func New(o Options) *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		info, interval, m.events, m.recreations, m.containerRecreations, m.instances, m.up, m.state,
-		m.ticks, m.tickDuration, m.lastTick, m.detection, m.repair,
+		m.ticks, m.checks, m.tickDuration, m.lastTick, m.detection, m.repair,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "sse_clients",
 			Help: "Connected /events clients."}, func() float64 { n, _ := sse(); return float64(n) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: ns, Name: "sse_clients_dropped_total",
@@ -122,10 +129,37 @@ func New(o Options) *Metrics {
 	for _, r := range []string{"completed", "skipped"} {
 		m.ticks.WithLabelValues(r)
 	}
+	for _, r := range watchdog.CheckResults {
+		m.checks.WithLabelValues(string(r))
+	}
 	for _, s := range instanceStates {
 		m.instances.WithLabelValues(s)
 	}
 	return m
+}
+
+// ObserveCheck counts one targeted check, as the loop's AfterCheck sees
+// it. A check judges one container: the instance series stay the last
+// completed tick's.
+func (m *Metrics) ObserveCheck(rep watchdog.CheckReport, _ error) {
+	m.checks.WithLabelValues(string(rep.Result)).Inc()
+	if rep.Result == watchdog.CheckJudged {
+		m.observeOne(rep.Instance)
+	}
+}
+
+// observeOne sets one instance's series as a check or a repair saw it,
+// within the last completed tick's view (one no tick has seen waits for
+// a tick).
+func (m *Metrics) observeOne(in watchdog.InstanceState) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	i := slices.IndexFunc(m.last, func(x watchdog.InstanceState) bool { return x.Container == in.Container })
+	if i < 0 {
+		return
+	}
+	m.last[i] = in
+	m.observeLocked(m.last)
 }
 
 // Handler serves the exposition.
@@ -140,6 +174,10 @@ var _ watchdog.Publisher = (*Metrics)(nil)
 
 // Publish implements watchdog.Publisher: it counts a stored event.
 func (m *Metrics) Publish(e watchdog.Event) {
+	if e.Type == watchdog.EventRecreated {
+		// Running again, as no tick may look before the next interval.
+		defer m.observeOne(watchdog.InstanceState{Container: e.Container, Agent: e.Agent, Instance: e.Instance, State: watchdog.StateRunning})
+	}
 	m.events.WithLabelValues(string(e.Type)).Inc()
 	if !e.DockerTime.IsZero() {
 		m.detection.Observe(max(0, e.Time.Sub(e.DockerTime).Seconds()))
@@ -206,6 +244,12 @@ func (m *Metrics) ObserveTick(rep watchdog.TickReport, err error) {
 func (m *Metrics) observeInstances(instances []watchdog.InstanceState) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.last = slices.Clone(instances)
+	m.observeLocked(instances)
+}
+
+// observeLocked is observeInstances with m.mu held.
+func (m *Metrics) observeLocked(instances []watchdog.InstanceState) {
 	counts := make(map[string]int, len(instanceStates))
 	seen := make(map[string]bool, len(instances))
 	agents := map[string]bool{}

@@ -258,3 +258,26 @@ func TestNotificationSinksAreReadAtScrapeTime(t *testing.T) {
 		t.Errorf("notifications_total without sinks: %v", fs["container_watchdog_notifications_total"])
 	}
 }
+
+// A check judges one instance and a repair brings it back without a tick:
+// the instance series follow both, the others stay the tick's.
+func TestInstancesFollowChecksAndRepairs(t *testing.T) {
+	m := metrics.New(metrics.Options{})
+	m.ObserveTick(completed(inst("dev", watchdog.StateRunning, "running"), inst("ops", watchdog.StateRunning, "running")), nil)
+	m.ObserveCheck(watchdog.CheckReport{Container: "cw-dev", Result: watchdog.CheckJudged, Instance: inst("dev", watchdog.StateMissing, "")}, nil)
+	m.ObserveCheck(watchdog.CheckReport{Container: "cw-ops", Result: watchdog.CheckPresent}, nil)
+	fs := scrape(t, m)
+	want(t, fs, 0, "container_watchdog_container_up", "container=cw-dev")
+	want(t, fs, 1, "container_watchdog_container_up", "container=cw-ops")
+	want(t, fs, 1, "container_watchdog_instances", "state=missing")
+	want(t, fs, 1, "container_watchdog_checks_total", "result=judged")
+	want(t, fs, 1, "container_watchdog_checks_total", "result=present")
+	want(t, fs, 0, "container_watchdog_checks_total", "result=failed")
+
+	m.Publish(ev(watchdog.EventRecreated, "dev", t0))
+	fs = scrape(t, m)
+	want(t, fs, 1, "container_watchdog_container_up", "container=cw-dev")
+	want(t, fs, 1, "container_watchdog_container_state", "container=cw-dev", "state=running")
+	want(t, fs, 2, "container_watchdog_instances", "state=running")
+	want(t, fs, 0, "container_watchdog_instances", "state=missing")
+}
