@@ -1,6 +1,7 @@
 package watchdog
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"sync"
@@ -49,39 +50,47 @@ func (s PoolSample) Rate() float64 {
 	return float64(s.Runs) / s.Span.Seconds()
 }
 
-// PoolState is what the adaptive pool decides from: its limit, and the
-// last window that counted (zero before the first).
+// PoolState is what the adaptive pool decides from: its limit, the last
+// window that counted (zero before the first), and the way the last
+// change went (+1 grew, -1 shrank, 0 held).
 type PoolState struct {
 	Limit int
 	Last  PoolSample
+	Dir   int
 }
 
-// TunePool is the pool's rule, hill climbing on throughput: a window that
-// says nothing (the pool was not full, or too few runs) changes nothing;
-// the first one probes upwards; then the pool grows while throughput rises,
-// shrinks when the per-run latency climbs without a throughput gain (by
-// Little's law, more at once on a saturated engine only queues inside it),
-// grows back when throughput fell without latency climbing (it shrank too
-// far), and otherwise holds. Steps are a quarter of the limit (at least
-// one), within PoolMin..PoolMax.
+// TunePool is the pool's rule, hill climbing on throughput. A window that
+// says nothing (the pool was not full, too few runs) changes nothing. The
+// first one probes downwards: on a saturated engine too many at once cost
+// more than too few (on a 2-core engine 8 docker runs at once went at
+// 0.67x the rate of 4). Then: throughput rose, so the last step
+// helped: take another the same way (up after a hold). Per-run latency
+// climbed without a throughput gain: shrink (by Little's law, more at once
+// on a saturated engine only queues inside it). Throughput fell: the last
+// step hurt, step back the other way. A shrink that cost no throughput and
+// shortened each run: shrink on. Otherwise hold. Steps are a quarter
+// of the limit (at least one), within PoolMin..PoolMax.
 func TunePool(s PoolState, x PoolSample) PoolState {
 	if !x.Full || x.Runs < poolMinWindow || x.Span <= 0 {
 		return s
 	}
 	prev := s.Last
 	s.Last = x
-	step := max(1, s.Limit/4)
 	switch {
 	case prev.Runs == 0:
-		s.Limit += step
+		s.Dir = -1
 	case x.Rate() > prev.Rate()*(1+poolTolerance):
-		s.Limit += step
+		s.Dir = cmp.Or(s.Dir, +1)
 	case float64(x.Latency) > float64(prev.Latency)*(1+poolTolerance):
-		s.Limit -= step
+		s.Dir = -1
 	case x.Rate() < prev.Rate()*(1-poolTolerance):
-		s.Limit += step
+		s.Dir = cmp.Or(-s.Dir, +1)
+	case s.Dir < 0 && float64(x.Latency) < float64(prev.Latency)*(1-poolTolerance):
+		// Shrinking cost no throughput and shortened each run: go on.
+	default:
+		s.Dir = 0
 	}
-	s.Limit = min(max(s.Limit, PoolMin), PoolMax)
+	s.Limit = min(max(s.Limit+s.Dir*max(1, s.Limit/4), PoolMin), PoolMax)
 	return s
 }
 

@@ -1,0 +1,93 @@
+package watchdog_test
+
+import (
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/container-watchdog/container-watchdog/watchdog"
+)
+
+// perName counts `docker run` calls in flight for each container.
+type perName struct {
+	mu             sync.Mutex
+	inflight, most map[string]int
+}
+
+func (p *perName) enter(args []string) string {
+	i := slices.Index(args, "--name")
+	if args[0] != "run" || i < 0 {
+		return ""
+	}
+	name := args[i+1]
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.inflight[name]++
+	p.most[name] = max(p.most[name], p.inflight[name])
+	return name
+}
+
+func (p *perName) leave(name string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.inflight[name]--
+}
+
+// Under the adaptive pool (Parallelism 0), as under a fixed one, one
+// instance's repairs never overlap: a tick while they are held in docker
+// run (or queued for a slot) starts none, and every instance is recreated
+// once; the pool runs at most its limit at once.
+func TestAdaptivePoolKeepsEachInstancesRepairsSerial(t *testing.T) {
+	var instances []string
+	for _, c := range "abcdefghijkl" {
+		instances = append(instances, string(c))
+	}
+	e := newTickEnv(t, agent("dev", instances...))
+	e.w.Parallelism = 0
+	e.tick()
+	if e.w.RepairLimit() != watchdog.PoolStart {
+		t.Fatalf("RepairLimit %d, want the adaptive pool's start %d", e.w.RepairLimit(), watchdog.PoolStart)
+	}
+	g := newGate()
+	names := &perName{inflight: map[string]int{}, most: map[string]int{}}
+	e.fake.setHook(func(args []string) {
+		if n := names.enter(args); n != "" {
+			defer names.leave(n)
+		}
+		g.hook(args)
+	})
+	t.Cleanup(func() {
+		select {
+		case <-g.release:
+		default:
+			close(g.release)
+		}
+		e.w.Wait()
+	})
+	for _, i := range instances {
+		e.fake.remove(cname("dev", i))
+	}
+	e.clock.Advance(time.Minute)
+	if rep := e.tickAsync(); rep.Repairs != len(instances) {
+		t.Fatalf("repairs started %d, want %d", rep.Repairs, len(instances))
+	}
+	g.waitInflight(t, watchdog.PoolStart) // the rest queue for a slot
+	for range 3 {
+		e.clock.Advance(time.Minute)
+		if rep := e.tickAsync(); rep.Repairs != 0 {
+			t.Errorf("a tick during the repairs started %d more", rep.Repairs)
+		}
+	}
+	close(g.release)
+	e.w.Wait()
+	_, most, total := g.counts()
+	if most > watchdog.PoolStart || total != len(instances) {
+		t.Errorf("at most %d runs at once, %d in all; want at most %d, one per instance (%d)", most, total, watchdog.PoolStart, len(instances))
+	}
+	for _, i := range instances {
+		if n := names.most[cname("dev", i)]; n != 1 {
+			t.Errorf("%s: %d runs at once, want 1", cname("dev", i), n)
+		}
+	}
+}
