@@ -10,7 +10,11 @@ package main
 //
 // CW_BENCH_POOL_N (40), CW_BENCH_POOL_ROUNDS (2), CW_BENCH_POOL_LEVELS
 // (1,2,4,8,16), CW_BENCH_POOL_FIXED (4: a daemon with --repair-parallelism
-// of each of these too, comma-separated; empty for none).
+// of each of these too, comma-separated; empty for none),
+// CW_BENCH_POOL_STARTUP (1: also a daemon started on N missing, with and
+// without --no-events, timed from its first container_missing to its last
+// container_recreated: the repair pipeline without the removal's own cost
+// and, with --no-events, without the ticks docker's events ask for).
 
 import (
 	"context"
@@ -55,6 +59,9 @@ func BenchmarkEnginePool(b *testing.B) {
 	for _, f := range fixed {
 		modes = append(modes, "fixed "+strconv.Itoa(f))
 	}
+	if engEnvInt("CW_BENCH_POOL_STARTUP", 1) == 1 {
+		modes = append(modes, "startup", "startup --no-events")
+	}
 	for _, l := range levels {
 		modes = append(modes, "bare "+strconv.Itoa(l))
 	}
@@ -71,6 +78,8 @@ func BenchmarkEnginePool(b *testing.B) {
 			if l, ok := strings.CutPrefix(m, "bare "); ok {
 				par, _ := strconv.Atoi(l)
 				took = e.bareRuns(b, s, containers, bare, par)
+			} else if rest, ok := strings.CutPrefix(m, "startup"); ok {
+				took, note = e.poolStartup(b, s, containers, strings.Fields(rest))
 			} else {
 				var args []string
 				if f, ok := strings.CutPrefix(m, "fixed "); ok {
@@ -145,6 +154,34 @@ func (e *engine) poolRepair(b *testing.B, s *engScenario, containers []string, a
 	fs, err := metricstest.Scrape(context.Background(), d.base+"/metrics")
 	engMust(b, err)
 	return last.Sub(t0), fmt.Sprintf("(limit at the end %v, failed reports %d)", fs.Value("container_watchdog_repair_parallelism"), failed)
+}
+
+// poolStartup removes every container, then starts a daemon with args on
+// them all missing, and times its first container_missing to its last
+// container_recreated (event times).
+func (e *engine) poolStartup(b *testing.B, s *engScenario, containers []string, args []string) (time.Duration, string) {
+	e.removeParallel(b, containers)
+	since := engMaxEventID(b, s.db)
+	d := s.startDaemon(b, time.Minute, nil, args...)
+	defer d.stop(b)
+	sse := d.subscribeSince(b, since)
+	seen := map[string]bool{}
+	var first, last time.Time
+	for len(seen) < len(containers) {
+		ev := sse.wait(b, 10*time.Minute, 0, "container_recreated", func(ev engEvent) bool {
+			return ev.Type == watchdog.EventRecreated && !seen[ev.Container]
+		})
+		seen[ev.Container] = true
+		last = engMaxTime(last, ev.Time)
+	}
+	for _, ev := range sse.all() {
+		if ev.Type == watchdog.EventMissing && (first.IsZero() || ev.Time.Before(first)) {
+			first = ev.Time
+		}
+	}
+	fs, err := metricstest.Scrape(context.Background(), d.base+"/metrics")
+	engMust(b, err)
+	return last.Sub(first), fmt.Sprintf("(limit at the end %v)", fs.Value("container_watchdog_repair_parallelism"))
 }
 
 // bareRuns makes the docker run calls the watchdog would (same image,
