@@ -204,3 +204,50 @@ func TestPoolMeasuresEachBurstAfresh(t *testing.T) {
 		t.Errorf("limit %d, want 5: a new burst's first window probes", p.limit())
 	}
 }
+
+// A limit that grows hands the new slots out at once, not at the next
+// release.
+func TestPoolGrantsAtOnceWhenItGrows(t *testing.T) {
+	clk := fakeclock.New()
+	p := newPool(0, clk)
+	got := holders(t, p, 40, PoolStart)
+	for range PoolStart { // 2/s: probes down to 6
+		complete(p, clk, 500*time.Millisecond, 4*time.Second)
+	}
+	for range 5 { // 1/s at the same latency: the shrink hurt, grow back
+		complete(p, clk, time.Second, 4*time.Second)
+	}
+	// 8 at first, 7 in the first window, 4 in this one (at 6 again after
+	// the first release).
+	waitFor(t, func() bool { return got.Load() == 8+7+4 })
+	clk.Advance(time.Second)
+	p.observe(4 * time.Second) // the window's last run, still in its slot
+	if p.limit() != 7 {
+		t.Fatalf("limit %d, want 7", p.limit())
+	}
+	waitFor(t, func() bool { return got.Load() == 8+7+4+1 })
+}
+
+// A waiter granted a slot just as its context ends hands the slot on.
+func TestPoolHandsOnASlotGrantedAsTheWaiterGaveUp(t *testing.T) {
+	for range 20 {
+		p := newPool(1, fakeclock.New())
+		p.acquire(context.Background())
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan bool)
+		go func() { done <- p.acquire(ctx) }()
+		waitFor(t, func() bool { return p.waiting() == 1 })
+		time.Sleep(time.Millisecond) // let it park in its select
+		p.mu.Lock()
+		cancel()
+		p.busy-- // the holder's release, with the cancel under one lock
+		p.grant()
+		p.mu.Unlock()
+		if <-done {
+			p.release()
+		}
+		if p.busy != 0 {
+			t.Fatalf("busy %d after everyone left: a slot leaked", p.busy)
+		}
+	}
+}

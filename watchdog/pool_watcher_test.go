@@ -1,6 +1,7 @@
 package watchdog_test
 
 import (
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -89,5 +90,60 @@ func TestAdaptivePoolKeepsEachInstancesRepairsSerial(t *testing.T) {
 		if n := names.most[cname("dev", i)]; n != 1 {
 			t.Errorf("%s: %d runs at once, want 1", cname("dev", i), n)
 		}
+	}
+}
+
+// Only recreations size the adaptive pool: after a full window of docker
+// runs that recreated, its first probe moves the limit; a window of runs
+// that failed moves nothing (a fast failure is no measure of the engine).
+func TestOnlyRecreationsSizeTheAdaptivePool(t *testing.T) {
+	for _, c := range []struct {
+		fail bool
+		want int
+	}{{false, 6}, {true, watchdog.PoolStart}} {
+		var instances []string
+		for i := range 20 {
+			instances = append(instances, fmt.Sprintf("i%02d", i))
+		}
+		e := newTickEnv(t, agent("dev", instances...))
+		e.w.Parallelism = 0
+		e.tick()
+		for _, i := range instances {
+			e.fake.remove(cname("dev", i))
+		}
+		if c.fail {
+			e.fake.setFail("run", "Error response from daemon: no space left on device")
+		}
+		step := make(chan struct{})
+		e.fake.setHook(func(args []string) {
+			if args[0] == "run" {
+				<-step
+				e.clock.Advance(500 * time.Millisecond)
+			}
+		})
+		e.clock.Advance(time.Minute)
+		e.tickAsync()
+		done := func() (n int) {
+			e.pub.mu.Lock()
+			defer e.pub.mu.Unlock()
+			for _, ev := range e.pub.events {
+				if ev.Type == watchdog.EventRecreated || ev.Type == watchdog.EventRecreateFailed {
+					n++
+				}
+			}
+			return n
+		}
+		for i := range watchdog.PoolStart { // one window, the pool full throughout
+			step <- struct{}{}
+			deadline := time.Now().Add(10 * time.Second)
+			for done() < i+1 && time.Now().Before(deadline) {
+				time.Sleep(time.Millisecond)
+			}
+		}
+		if got := e.w.RepairLimit(); got != c.want {
+			t.Errorf("runs fail %v: limit %d after %d runs, want %d", c.fail, got, watchdog.PoolStart, c.want)
+		}
+		close(step)
+		e.w.Wait()
 	}
 }
