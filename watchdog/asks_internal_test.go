@@ -13,7 +13,7 @@ import (
 func TestOwnIsWhatDockerStampedDuringTheWork(t *testing.T) {
 	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	s := time.Second
-	rs := newRepairs(1, DefaultBackoff)
+	rs := newRepairs(1, DefaultBackoff, nil)
 	if rs.own("a", t0, t0) {
 		t.Fatal("own before any work")
 	}

@@ -3,9 +3,10 @@ package watchdog
 import (
 	"context"
 	"fmt"
-	"runtime"
 	"sync"
 	"time"
+
+	"github.com/container-watchdog/container-watchdog/watchdog/clock"
 )
 
 // Backoff paces recreation of one instance, as kubelet paces restarts: the
@@ -34,10 +35,6 @@ func (b Backoff) delay(n int) time.Duration {
 	return min(d, b.Max)
 }
 
-// DefaultParallelism sizes the repair pool for the host: docker run mostly
-// waits on dockerd, so a few per core.
-func DefaultParallelism() int { return max(4, 2*runtime.NumCPU()) }
-
 // record is one instance's repair bookkeeping, as PLEG keeps one record
 // per pod. The zero record is an instance never repaired.
 type record struct {
@@ -60,15 +57,16 @@ type record struct {
 // repairs is the bounded pool and every instance's record, behind one lock.
 type repairs struct {
 	backoff Backoff
-	sem     chan struct{}
+	pool    *pool
 	wg      sync.WaitGroup
 
 	mu sync.Mutex
 	by map[string]*record
 }
 
-func newRepairs(parallelism int, b Backoff) *repairs {
-	return &repairs{backoff: b, sem: make(chan struct{}, parallelism), by: map[string]*record{}}
+// newRepairs sizes the pool: parallelism at once, or adaptive when 0.
+func newRepairs(parallelism int, b Backoff, c clock.Clock) *repairs {
+	return &repairs{backoff: b, pool: newPool(parallelism, c), by: map[string]*record{}}
 }
 
 // with runs f on name's record under the lock, creating the record.
@@ -239,6 +237,10 @@ func (w *Watcher) Own(container string, at time.Time) bool {
 	return w.repairs.own(container, at, w.Clock.Now())
 }
 
+// RepairLimit is how many repairs may run at once now: Parallelism, or
+// what the adaptive pool has settled on.
+func (w *Watcher) RepairLimit() int { w.setup(); return w.repairs.pool.limit() }
+
 // NextWake is when a deferred recreation may be tried, or zero.
 func (w *Watcher) NextWake() time.Time { w.setup(); return w.repairs.nextWake() }
 
@@ -284,12 +286,10 @@ func (w *Watcher) spawn(ctx context.Context, name string, work func() (again boo
 				w.Wake()
 			}
 		}()
-		select {
-		case rs.sem <- struct{}{}:
-			defer func() { <-rs.sem }()
-		case <-ctx.Done():
+		if !rs.pool.acquire(ctx) {
 			return
 		}
+		defer rs.pool.release()
 		again = work()
 	}()
 }
@@ -348,7 +348,11 @@ func (w *Watcher) repair(ctx context.Context, obs Observation, inherited bool) (
 	if fresh, rerr := w.ledger.agents(ctx, w.Registry); rerr != nil {
 		err = rerr
 	} else {
+		began := w.Clock.Now()
 		out, err = w.Reconciler.Repair(ctx, fresh, obs.Container)
+		if err == nil && (out == OutcomeCreated || out == OutcomeRecreated) {
+			w.repairs.pool.observe(w.Clock.Now().Sub(began)) // sizes the pool
+		}
 	}
 	if ctx.Err() != nil {
 		return false // shutting down: the next start reconciles

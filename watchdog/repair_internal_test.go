@@ -57,12 +57,9 @@ func TestWatcherDefaults(t *testing.T) {
 	if DefaultBackoff != (Backoff{Initial: 10 * time.Second, Max: 5 * time.Minute, Reset: 10 * time.Minute, Burst: 3}) {
 		t.Errorf("DefaultBackoff = %+v, want three at once, then 10s doubling to 5m, reset after 10m", DefaultBackoff)
 	}
-	if n := DefaultParallelism(); n < 4 {
-		t.Errorf("DefaultParallelism = %d, want at least 4", n)
-	}
 	w3 := &Watcher{Parallelism: 3}
 	w3.setup()
-	if cap(w.repairs.sem) != DefaultParallelism() || cap(w3.repairs.sem) != 3 {
-		t.Error("the repair pool is not sized by Parallelism")
+	if !w.repairs.pool.adaptive || w.RepairLimit() != PoolStart || w3.repairs.pool.adaptive || w3.RepairLimit() != 3 {
+		t.Errorf("limits %d and %d: want an adaptive pool at %d by default, a fixed one sized by Parallelism", w.RepairLimit(), w3.RepairLimit(), PoolStart)
 	}
 }

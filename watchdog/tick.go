@@ -40,8 +40,8 @@ type InstanceState struct {
 // pool after the tick has reported, paced per instance by Backoff.
 //
 // Zero optional fields get defaults on first use: the system clock, a
-// discarding logger, a publisher that drops, DefaultBackoff,
-// DefaultParallelism.
+// discarding logger, a publisher that drops, DefaultBackoff, and an
+// adaptive repair pool.
 type Watcher struct {
 	Docker     Docker
 	Registry   Registry
@@ -52,7 +52,8 @@ type Watcher struct {
 	Log        *slog.Logger
 	// Evidence, when set, explains missing and stopped containers.
 	Evidence *Evidence
-	// Parallelism bounds concurrent repairs (0: DefaultParallelism).
+	// Parallelism bounds concurrent repairs (0: an adaptive pool, sized by
+	// the engine's throughput; see TunePool).
 	Parallelism int
 	// Backoff paces recreations (zero: DefaultBackoff).
 	Backoff Backoff
@@ -88,13 +89,10 @@ func (w *Watcher) setup() {
 		if w.Backoff == (Backoff{}) {
 			w.Backoff = DefaultBackoff
 		}
-		if w.Parallelism <= 0 {
-			w.Parallelism = DefaultParallelism()
-		}
 		if w.Wake == nil {
 			w.Wake = func() {}
 		}
-		w.repairs = newRepairs(w.Parallelism, w.Backoff)
+		w.repairs = newRepairs(w.Parallelism, w.Backoff, w.Clock)
 		w.ledger = newLedger(w.Log)
 	})
 }

@@ -81,10 +81,12 @@ func (c *RunCmd) wire(e *env, db *sqlite.DB, ln net.Listener, interval time.Dura
 	d := &daemonRun{e: e, notify: n, liveness: &watchdog.Liveness{Interval: interval}}
 	broker := httpapi.NewBroker(256)
 	sender := c.NotifyOptions.sender(e, db)
-	d.metrics = metrics.New(metrics.Options{Version: version(), Prefix: e.g.Prefix, Interval: interval, SSE: broker.Stats, Sinks: sinkStats(sender)})
+	var w *watchdog.Watcher // built below, before anything can scrape
+	d.metrics = metrics.New(metrics.Options{Version: version(), Prefix: e.g.Prefix, Interval: interval, SSE: broker.Stats, Sinks: sinkStats(sender),
+		RepairParallelism: func() int { return w.RepairLimit() }})
 	api := &httpapi.Server{Broker: broker, Events: db, Liveness: d.liveness, Clock: e.clock, Addr: ln.Addr(), Metrics: d.metrics.Handler(),
 		Notifications: sender.Stats}
-	w := c.watcher(e, db, watchdog.Publishers{journal.New(e.stderr), broker, d.metrics, sender})
+	w = c.watcher(e, db, watchdog.Publishers{journal.New(e.stderr), broker, d.metrics, sender})
 	lt := newLoopTask(w, interval, c.Settle, e, d.afterTick, d.metrics.ObserveCheck)
 	d.tasks = []task{newHTTPTask(ln, api.Handler(), serverLimits), readyTask(broker.Run), lt, readyTask(sender.Run)}
 	if !c.NoEvents {

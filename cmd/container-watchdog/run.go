@@ -30,7 +30,7 @@ type RunCmd struct {
 
 	NoEvents          bool          `help:"Do not follow docker events; detect by polling alone."`
 	Settle            time.Duration `default:"100ms" placeholder:"DUR" help:"After a docker event, wait this long so one tick sees the whole burst."`
-	RepairParallelism int           `placeholder:"N" help:"Most recreations at once (default: 2 per CPU, at least 4)."`
+	RepairParallelism int           `placeholder:"N" help:"Most repairs at once, fixed (default 0: adapt to the engine's docker run throughput, starting at 8, within 1..64)."`
 	BackoffInitial    time.Duration `default:"10s" placeholder:"DUR" help:"Wait before the first paced recreation of an instance in a streak (after --repair-burst); doubles each time."`
 	BackoffMax        time.Duration `default:"5m" placeholder:"DUR" help:"Longest wait between recreations of an instance."`
 	BackoffReset      time.Duration `default:"10m" placeholder:"DUR" help:"Running this long after a recreation ends the streak."`

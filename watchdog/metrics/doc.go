@@ -9,11 +9,12 @@
 //   - Metrics.ObserveTick sees each tick's report: ticks, its duration, the
 //     last completed tick, and the state of every expected instance. The
 //     per-container series of a container that leaves the registry go away.
-//   - SSE clients and notification sinks are read at scrape time through
-//     functions, so neither the broker nor the notifier knows about
-//     Prometheus.
+//   - SSE clients, notification sinks and the repair pool's limit are read
+//     at scrape time through functions, so neither the broker, the notifier
+//     nor the watcher knows about Prometheus.
 //
 // Names and labels are the contract's (CONTRACT.md, Metrics), plus
 // container_state, container_recreations_total and tick_interval_seconds,
-// which the alert rules in units/container-watchdog.rules.yml need.
+// which the alert rules in units/container-watchdog.rules.yml need, and
+// repair_parallelism.
 package metrics

@@ -33,6 +33,10 @@ type Options struct {
 	SSE func() (clients int, dropped int64)
 	// Sinks reports the notification sinks at scrape time (nil: none).
 	Sinks SinkStats
+	// RepairParallelism reports how many repairs may run at once, at
+	// scrape time: --repair-parallelism, or the adaptive pool's current
+	// limit (nil: no such series).
+	RepairParallelism func() int
 }
 
 // Metrics holds every series. Publish, ObserveTick and ObserveCheck may be called from
@@ -122,6 +126,10 @@ func New(o Options) *Metrics {
 			Help: "/events clients dropped for falling behind (they resume with Last-Event-ID)."}, func() float64 { _, d := sse(); return float64(d) }),
 		newSinkCollector(o.Sinks),
 	)
+	if f := o.RepairParallelism; f != nil {
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "repair_parallelism",
+			Help: "Repairs that may run at once: --repair-parallelism, or where the adaptive pool stands."}, func() float64 { return float64(f()) }))
+	}
 	// Zero series from the start, so increase() and rate() see the first one.
 	for _, t := range watchdog.EventTypes() {
 		m.events.WithLabelValues(string(t))

@@ -281,3 +281,16 @@ func TestInstancesFollowChecksAndRepairs(t *testing.T) {
 	want(t, fs, 2, "container_watchdog_instances", "state=running")
 	want(t, fs, 0, "container_watchdog_instances", "state=missing")
 }
+
+// The repair pool's limit is read at scrape time; without the function
+// there is no series.
+func TestRepairParallelismIsReadAtScrapeTime(t *testing.T) {
+	limit := 8
+	m := metrics.New(metrics.Options{RepairParallelism: func() int { return limit }})
+	want(t, scrape(t, m), 8, "container_watchdog_repair_parallelism")
+	limit = 5
+	want(t, scrape(t, m), 5, "container_watchdog_repair_parallelism")
+	if fs := scrape(t, metrics.New(metrics.Options{})); fs["container_watchdog_repair_parallelism"] != nil {
+		t.Error("repair_parallelism exposed without a pool to read")
+	}
+}
