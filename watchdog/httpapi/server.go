@@ -86,41 +86,66 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	}
 	defer s.Broker.unsubscribe(sub)
 
-	rc := http.NewResponseController(w)
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	write := func(b []byte) bool {
-		_ = rc.SetWriteDeadline(time.Now().Add(s.writeTimeout()))
-		if _, err := w.Write(b); err != nil {
-			return false
-		}
-		return rc.Flush() == nil
-	}
-	if !write([]byte(fmt.Sprintf("retry: %d\n: container-watchdog event stream\n\n", s.retry().Milliseconds()))) {
+	st := &stream{w: w, rc: http.NewResponseController(w), timeout: s.writeTimeout()}
+	if !st.write([]byte(fmt.Sprintf("retry: %d\n: container-watchdog event stream\n\n", s.retry().Milliseconds()))) {
 		return
 	}
 	last := since
 	if replay {
-		for {
-			evs, err := s.Events.Events(r.Context(), last, replayPage)
-			if err != nil {
-				write([]byte(fmt.Sprintf(": replay failed: %s\n\n", strings.ReplaceAll(err.Error(), "\n", " "))))
-				return
-			}
-			for _, e := range evs {
-				if !write(render(e).data) {
-					return
-				}
-				last = e.ID
-			}
-			if len(evs) < replayPage {
-				break
-			}
+		if last, ok = s.replay(r.Context(), st, last); !ok {
+			return
 		}
 	}
+	s.follow(r.Context(), st, sub, last)
+}
+
+// stream writes SSE frames to one client, each bounded by a write
+// deadline so a client that stopped reading cannot hold a handler.
+type stream struct {
+	w       http.ResponseWriter
+	rc      *http.ResponseController
+	timeout time.Duration
+}
+
+// write sends b and flushes it; false means the client is gone.
+func (st *stream) write(b []byte) bool {
+	_ = st.rc.SetWriteDeadline(time.Now().Add(st.timeout))
+	if _, err := st.w.Write(b); err != nil {
+		return false
+	}
+	return st.rc.Flush() == nil
+}
+
+// replay sends the logged events after last, a page at a time; it returns
+// the last id sent, and false when the stream must end.
+func (s *Server) replay(ctx context.Context, st *stream, last int64) (int64, bool) {
+	for {
+		evs, err := s.Events.Events(ctx, last, replayPage)
+		if err != nil {
+			st.write([]byte(fmt.Sprintf(": replay failed: %s\n\n", strings.ReplaceAll(err.Error(), "\n", " "))))
+			return last, false
+		}
+		for _, e := range evs {
+			if !st.write(render(e).data) {
+				return last, false
+			}
+			last = e.ID
+		}
+		if len(evs) < replayPage {
+			return last, true
+		}
+	}
+}
+
+// follow sends what the broker publishes after last, and a keepalive
+// comment when nothing was sent for a while, until the client goes, is
+// dropped for falling behind, or the server stops.
+func (s *Server) follow(ctx context.Context, st *stream, sub *subscriber, last int64) {
 	keepalive := time.NewTicker(s.keepalive())
 	defer keepalive.Stop()
 	for {
@@ -129,17 +154,17 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 			if f.id <= last {
 				continue
 			}
-			if !write(f.data) {
+			if !st.write(f.data) {
 				return
 			}
 			last = f.id
 		case <-keepalive.C:
-			if !write([]byte(": keepalive\n\n")) {
+			if !st.write([]byte(": keepalive\n\n")) {
 				return
 			}
 		case <-sub.gone:
 			return // too slow, or shutting down: the client resumes with Last-Event-ID
-		case <-r.Context().Done():
+		case <-ctx.Done():
 			return
 		}
 	}
