@@ -336,24 +336,8 @@ func (w *Watcher) repair(ctx context.Context, obs Observation, inherited bool) (
 	if w.heldNow(ctx, obs.Container) {
 		return false
 	}
-	// Best effort: without it, a crash before the outcome is recorded
-	// only loses the word "recreated" after the restart. Not tried while
-	// the registry fails: the repair must not wait on it.
-	if w.ledger.holding() {
-		w.Log.Warn("intent to recreate not recorded: the registry is failing", "container", obs.Container)
-	} else if err := w.Registry.Intend(ctx, obs.Container, w.Clock.Now()); err != nil {
-		w.Log.Warn("record intent to recreate", "container", obs.Container, "err", err)
-	}
-	out, err := OutcomeFailed, error(nil)
-	if fresh, rerr := w.ledger.agents(ctx, w.Registry); rerr != nil {
-		err = rerr
-	} else {
-		began := w.Clock.Now()
-		out, err = w.Reconciler.Repair(ctx, fresh, obs.Container)
-		if err == nil && (out == OutcomeCreated || out == OutcomeRecreated) {
-			w.repairs.pool.observe(w.Clock.Now().Sub(began)) // sizes the pool
-		}
-	}
+	w.intend(ctx, obs.Container)
+	out, err := w.recreate(ctx, obs.Container)
 	if ctx.Err() != nil {
 		return false // shutting down: the next start reconciles
 	}
@@ -389,6 +373,33 @@ func (w *Watcher) repair(ctx context.Context, obs Observation, inherited bool) (
 	}
 	w.record(ctx, nil, obs, w.event(obs, EventRecreateFailed, detail))
 	return true
+}
+
+// intend records that this daemon is about to recreate container. Best
+// effort: without it, a crash before the outcome is recorded only loses
+// the word "recreated" after the restart. Not tried while the registry
+// fails: the repair must not wait on it.
+func (w *Watcher) intend(ctx context.Context, container string) {
+	if w.ledger.holding() {
+		w.Log.Warn("intent to recreate not recorded: the registry is failing", "container", container)
+	} else if err := w.Registry.Intend(ctx, container, w.Clock.Now()); err != nil {
+		w.Log.Warn("record intent to recreate", "container", container, "err", err)
+	}
+}
+
+// recreate reconciles container against the registry read afresh; a
+// recreation's duration sizes the adaptive pool.
+func (w *Watcher) recreate(ctx context.Context, container string) (Outcome, error) {
+	fresh, err := w.ledger.agents(ctx, w.Registry)
+	if err != nil {
+		return OutcomeFailed, err
+	}
+	began := w.Clock.Now()
+	out, err := w.Reconciler.Repair(ctx, fresh, container)
+	if err == nil && (out == OutcomeCreated || out == OutcomeRecreated) {
+		w.repairs.pool.observe(w.Clock.Now().Sub(began))
+	}
+	return out, err
 }
 
 // event is an event of type t about obs's container, stamped now.
