@@ -24,3 +24,18 @@ func TestContainerUpFollowsDockerElseTheLastState(t *testing.T) {
 		want(t, fs, up, "container_watchdog_container_up", "container=cw-"+c)
 	}
 }
+
+// A state this package has no series for yet (the domain grew one) is
+// still counted in container_watchdog_instances, under its own name,
+// rather than vanishing from the totals.
+func TestInstancesCountsAStateItDoesNotKnow(t *testing.T) {
+	m := metrics.New(metrics.Options{})
+	m.ObserveTick(completed(
+		inst("a", watchdog.State("paused"), "paused"), inst("b", watchdog.State("paused"), "paused"),
+		inst("c", watchdog.StateRunning, "running"),
+	), nil)
+	fs := scrape(t, m)
+	want(t, fs, 2, "container_watchdog_instances", "state=paused")
+	want(t, fs, 1, "container_watchdog_instances", "state=running")
+	want(t, fs, 0, "container_watchdog_instances", "state=stopped")
+}
