@@ -38,7 +38,9 @@ func (r *switchRegistry) Holds(context.Context) (map[string]Hold, error) {
 	return r.holds, nil
 }
 
-func (r *switchRegistry) Intents(context.Context) (map[string]bool, error) { return map[string]bool{}, nil }
+func (r *switchRegistry) Intents(context.Context) (map[string]bool, error) {
+	return map[string]bool{}, nil
+}
 
 func (r *switchRegistry) Observe(context.Context, Observation, ...*Event) error {
 	if r.down {
