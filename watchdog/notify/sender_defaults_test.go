@@ -1,6 +1,8 @@
 package notify
 
 import (
+	"io"
+	"log/slog"
 	"testing"
 	"time"
 )
@@ -24,4 +26,21 @@ func TestSenderDefaultsTimeoutAndPoll(t *testing.T) {
 				c.timeout, c.poll, s.Timeout, s.Poll, c.wantTimeout, c.wantPoll)
 		}
 	}
+}
+
+// The Sender logs to the logger it is given, and to a discarding one when
+// given none (never a nil logger that would panic at the first warning).
+func TestSenderKeepsItsLogger(t *testing.T) {
+	given := slog.New(slog.NewTextHandler(io.Discard, nil))
+	s := &Sender{Log: given}
+	s.init()
+	if s.Log != given {
+		t.Error("the given logger was replaced")
+	}
+	none := &Sender{}
+	none.init()
+	if none.Log == nil {
+		t.Fatal("no logger after init")
+	}
+	none.Log.Warn("must not panic")
 }
