@@ -40,3 +40,12 @@ func TestJudgeDeathGraceEdges(t *testing.T) {
 		})
 	}
 }
+
+// What docker says after a death (a health probe, an oom report) does not
+// hide it: the death is still pending until a start follows it.
+func TestJudgeDeathPendingLooksPastLaterEvents(t *testing.T) {
+	l := watchdog.Look{Container: "claude-hooks-dev-a", Agent: "dev", Instance: "a", Now: now,
+		Prev: prev(watchdog.StateRunning), Docker: seen("running", ""),
+		Evidence: []watchdog.Lifecycle{life(ago(2*time.Second), "die", "exitCode=137"), life(ago(time.Second), "health_status")}}
+	checkJudge(t, l, verdict{state: watchdog.StateRunning, since: earlier, wake: true})
+}
