@@ -49,3 +49,12 @@ func TestJudgeDeathPendingLooksPastLaterEvents(t *testing.T) {
 		Evidence: []watchdog.Lifecycle{life(ago(2*time.Second), "die", "exitCode=137"), life(ago(time.Second), "health_status")}}
 	checkJudge(t, l, verdict{state: watchdog.StateRunning, since: earlier, wake: true})
 }
+
+// The container's only loss may be the oldest event kept: a removal whose
+// one announced loss is a kill is still a removal under way.
+func TestJudgeRecentLossMayBeTheFirstEvent(t *testing.T) {
+	l := watchdog.Look{Container: "claude-hooks-dev-a", Agent: "dev", Instance: "a", Now: now,
+		Prev: prev(watchdog.StateRunning), Docker: seen("removing", "Removal In Progress"),
+		Evidence: []watchdog.Lifecycle{life(ago(time.Second), "kill", "signal=9")}}
+	checkJudge(t, l, verdict{state: watchdog.StateStopped, since: now, wake: true})
+}
