@@ -7,10 +7,10 @@ import "testing"
 // all is masked.
 func TestMaskURLOfUnparsableURLs(t *testing.T) {
 	for in, want := range map[string]string{
-		"://token@host/x":        mask,
-		"ntfy ://host/secret":    "ntfy ://" + mask,
-		"a/b://host/secret":      mask,
-		"user@x://host/secret":   mask,
+		"://token@host/x":      mask,
+		"ntfy ://host/secret":  "ntfy ://" + mask,
+		"a/b://host/secret":    mask,
+		"user@x://host/secret": mask,
 	} {
 		if got := MaskURL(in); got != want {
 			t.Errorf("MaskURL(%q) = %q, want %q", in, got, want)
