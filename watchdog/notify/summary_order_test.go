@@ -42,3 +42,19 @@ func TestSummaryOfEventsExactlyAMinuteOld(t *testing.T) {
 		t.Errorf("Summary = %q, want %q", got, want)
 	}
 }
+
+// A summary names up to five containers; only more than five adds "and N
+// more".
+func TestSummaryNamesFiveContainersWithoutAMore(t *testing.T) {
+	var evs []watchdog.Event
+	for i, c := range []string{"e", "d", "c", "b", "a", "a"} {
+		evs = append(evs, watchdog.Event{ID: int64(i + 1), Type: watchdog.EventMissing, Container: c, Time: t0})
+	}
+	if got, want := containersLine(evs), "containers: a, b, c, d, e"; got != want {
+		t.Errorf("containersLine = %q, want %q", got, want)
+	}
+	evs = append(evs, watchdog.Event{ID: 7, Type: watchdog.EventMissing, Container: "f", Time: t0})
+	if got, want := containersLine(evs), "containers: a, b, c, d, e and 1 more"; got != want {
+		t.Errorf("containersLine = %q, want %q", got, want)
+	}
+}
