@@ -63,7 +63,7 @@ func (f *Follower) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		if f.Clock.Now().Sub(started) > f.Backoff.Reset {
+		if f.Clock.Now().Sub(started) >= f.Backoff.Reset {
 			failures = 0
 		}
 		failures++

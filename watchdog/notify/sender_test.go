@@ -84,6 +84,9 @@ func TestSenderHangingSinkDelaysOnlyItself(t *testing.T) {
 	if got := fine.delivered(); !slices.Equal(got, ids) {
 		t.Fatalf("fine sink got %v, want %v", got, ids)
 	}
+	// The stuck sink's first request may still be on its way: wait for it
+	// to arrive rather than assume it came before the fine sink's five.
+	waitFor(t, "the stuck sink's first request", func() bool { n, _, _, _ := stuck.snapshot(); return n >= 1 })
 	if n, _, _, _ := stuck.snapshot(); n != 1 || r.stats("stuck").Failed != 0 {
 		t.Fatalf("stuck sink: %d requests, %d failed; want its first still hanging", n, r.stats("stuck").Failed)
 	}
