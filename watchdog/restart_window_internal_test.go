@@ -10,7 +10,7 @@ import (
 // younger still counts.
 func TestRestartWindowDropsARestartExactlyAWindowOld(t *testing.T) {
 	now := time.Date(2026, 4, 20, 12, 0, 0, 0, time.UTC)
-	rs := newRepairs(1, DefaultBackoff)
+	rs := newRepairs(1, DefaultBackoff, nil)
 	rs.with("c", func(r *record) {
 		r.restarts = []time.Time{now.Add(-RestartWindow), now.Add(-RestartWindow + time.Nanosecond), now.Add(-time.Minute)}
 	})

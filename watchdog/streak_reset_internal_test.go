@@ -21,7 +21,7 @@ func TestStreakEndsOnlyByRunningForReset(t *testing.T) {
 		{StateMissing, time.Hour, false},
 		{StateHeld, time.Hour, false},
 	} {
-		rs := newRepairs(1, DefaultBackoff)
+		rs := newRepairs(1, DefaultBackoff, nil)
 		for i := range 4 { // past the burst: the next attempt is paced
 			at := t0.Add(time.Duration(i) * time.Minute)
 			if !rs.begin("c", at) {
