@@ -162,6 +162,13 @@ func (s Sink) Redact(text string) string {
 		for _, vs := range u.Query() {
 			secrets = append(secrets, vs...)
 		}
+		// And each value as written in the URL: "a+b" decodes to "a b",
+		// and a receiver or transport quoting the URL shows the raw form.
+		for _, kv := range strings.Split(u.RawQuery, "&") {
+			if _, v, ok := strings.Cut(kv, "="); ok {
+				secrets = append(secrets, v)
+			}
+		}
 		if u.Fragment != "" {
 			secrets = append(secrets, u.Fragment)
 		}

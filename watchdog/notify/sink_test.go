@@ -99,6 +99,19 @@ func TestRedact(t *testing.T) {
 	}
 }
 
+// A query value is masked as written in the URL too, not only decoded
+// ("a+b/cd" decodes to "a b/cd").
+func TestRedactRawQueryValue(t *testing.T) {
+	s := Sink{URL: "https://example.com/hook?token=a+b/cd&x=1"}
+	got := s.Redact("the receiver said: bad token a+b/cd")
+	if strings.Contains(got, "a+b/cd") {
+		t.Errorf("Redact left the raw query value in %q", got)
+	}
+	if !strings.Contains(got, "the receiver said: bad token") {
+		t.Errorf("Redact took too much: %q", got)
+	}
+}
+
 func TestMessageText(t *testing.T) {
 	e := watchdog.Event{ID: 7, Type: watchdog.EventMissing, Container: "claude-hooks-dev-a", Detail: "not known to docker",
 		Evidence: map[string]string{"CONTAINER_EXIT_CODE": "137", "CONTAINER_CAUSE": "forced removal"}}
