@@ -70,12 +70,20 @@ func (l *Loop) Run(ctx context.Context) error {
 // once would only spin. Checks asked meanwhile run at once and the wait
 // goes on; a tick asked for comes after the settle.
 func (l *Loop) wait(ctx context.Context, ticked time.Time) bool {
-	d := l.Interval
-	if next := l.Watcher.NextWake(); next.After(ticked) {
-		d = min(d, max(next.Sub(l.Clock.Now()), 0))
-	}
-	due := l.Clock.After(d)
+	periodic := l.Clock.Now().Add(l.Interval)
+	var due <-chan time.Time
+	var dueAt time.Time
 	for {
+		// Asked again after every check: a check that deferred a repair
+		// (pacing) must bring the wake for it forward, or the repair would
+		// wait for the periodic tick.
+		at := periodic
+		if next := l.Watcher.NextWake(); next.After(ticked) && next.Before(at) {
+			at = next
+		}
+		if due == nil || !at.Equal(dueAt) {
+			due, dueAt = l.Clock.After(max(at.Sub(l.Clock.Now()), 0)), at
+		}
 		anon := false
 		select {
 		case <-ctx.Done():

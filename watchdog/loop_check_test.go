@@ -301,3 +301,40 @@ func TestLoopDeathIsOneLookupThenATickOnlyIfStillThere(t *testing.T) {
 	wantEvents(t, e.pub.take(), "container_stopped "+db)
 	l.stop()
 }
+
+// A check that defers a repair (the fourth removal of a streak is paced)
+// brings the loop's wake forward to the deferral's end: the repair does
+// not wait for the periodic tick.
+func TestLoopWakesForARepairACheckDeferred(t *testing.T) {
+	e := newTickEnv(t, agent("dev"))
+	name := cname("dev", "default")
+	l := newLoopEnv(e)
+	a := l.withAsks()
+	l.start()
+	l.nextTick()
+	wantWait(t, l.nextWait(), loopInterval)
+	for i := range watchdog.DefaultBackoff.Burst { // the burst: recreated at once
+		e.fake.remove(name)
+		a.Check(name)
+		if r := l.nextCheck(); r.Repairs != 1 {
+			t.Fatalf("removal %d: check %+v, want a repair at once", i+1, r)
+		}
+		e.w.Wait()
+	}
+	e.pub.take()
+
+	e.fake.remove(name)
+	a.Check(name)
+	if r := l.nextCheck(); r.Result != watchdog.CheckJudged || r.Repairs != 0 {
+		t.Fatalf("check %+v, want judged with the repair deferred", r)
+	}
+	wantWait(t, l.nextWait(), watchdog.DefaultBackoff.Initial)
+	l.clock.Advance(watchdog.DefaultBackoff.Initial)
+	l.nextTick()
+	e.w.Wait()
+	got := e.pub.take()
+	if len(got) == 0 || got[len(got)-1].Type != watchdog.EventRecreated {
+		t.Fatalf("events %v, want the deferred recreation once it fell due", got)
+	}
+	l.stop()
+}

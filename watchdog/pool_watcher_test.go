@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -115,14 +116,24 @@ func TestOnlyRecreationsSizeTheAdaptivePool(t *testing.T) {
 			e.fake.setFail("run", "Error response from daemon: no space left on device")
 		}
 		step := make(chan struct{})
+		var running atomic.Int32
 		e.fake.setHook(func(args []string) {
 			if args[0] == "run" {
+				running.Add(1)
 				<-step
 				e.clock.Advance(500 * time.Millisecond)
 			}
 		})
 		e.clock.Advance(time.Minute)
 		e.tickAsync()
+		// A window counts only if work was queued at every completion: let
+		// the pool fill and the other repairs reach their wait for a slot
+		// before the first run ends (the repairs' goroutines are not ours to
+		// sequence; without this the first completion could find none queued).
+		for deadline := time.Now().Add(10 * time.Second); running.Load() < int32(watchdog.PoolStart) && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
+		time.Sleep(100 * time.Millisecond)
 		done := func() (n int) {
 			e.pub.mu.Lock()
 			defer e.pub.mu.Unlock()
