@@ -110,7 +110,7 @@ echo
 			x = r[i]; r[i] = r[j]; r[j] = x; x = t0[i]; t0[i] = t0[j]; t0[j] = x; x = t1[i]; t1[i] = t1[j]; t1[j] = x
 		}
 		m = int((n + 1) / 2)
-		printf "SSE: tick with 1000 clients (another process) vs none, real docker ps, interleaved (median of %d runs)\t%.1f vs %.1f ms = %.3f (runs %.3f-%.3f)\t<= 1.05\n",
+		printf "SSE: tick with 1000 clients (another process) vs none, real docker ps, interleaved, ticks 50 ms apart (median of %d runs)\t%.1f vs %.1f ms = %.3f (runs %.3f-%.3f)\t<= 1.05\n",
 			n, t1[m] / 1e6, t0[m] / 1e6, r[m], r[1], r[n]
 	}' "$LOG"
 } | awk -F'\t' '
