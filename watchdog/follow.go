@@ -20,9 +20,10 @@ type EventSource interface {
 // and asks the loop to look when a managed container dies, is removed or
 // starts (a check of that one container for a removal, else a tick), so
 // a loss is noticed in milliseconds rather than at the next periodic tick
-// (which stays as the backstop). The watchdog's own work asks for nothing. The stream is
-// restarted with backoff when it ends, and each (re)start asks for a full
-// tick, since events may have been missed while it was down.
+// (which stays as the backstop). The watchdog's own work asks for nothing.
+// The stream is restarted with backoff when it ends, and each (re)start
+// asks for a full tick, since events may have been missed while it was
+// down.
 type Follower struct {
 	Source EventSource
 	// Prefix limits the follower to this watchdog's containers: the stream

@@ -118,7 +118,7 @@ type window struct {
 
 // newPool makes a pool of fixed size n, or an adaptive one when n <= 0.
 func newPool(n int, c clock.Clock) *pool {
-	p := &pool{clock: c, adaptive: n <= 0, state: PoolState{Limit: n}}
+	p := &pool{clock: clock.Or(c), adaptive: n <= 0, state: PoolState{Limit: n}}
 	if p.adaptive {
 		p.state.Limit = PoolStart
 	}

@@ -251,3 +251,16 @@ func TestPoolHandsOnASlotGrantedAsTheWaiterGaveUp(t *testing.T) {
 		}
 	}
 }
+
+// A pool built without a clock takes the system's: a zero field never
+// panics, fixed or adaptive, on the first acquire after idleness.
+func TestPoolWithoutAClock(t *testing.T) {
+	for _, n := range []int{0, 2} {
+		p := newPool(n, nil)
+		if !p.acquire(context.Background()) {
+			t.Fatalf("pool(%d): no slot", n)
+		}
+		p.observe(time.Millisecond)
+		p.release()
+	}
+}
